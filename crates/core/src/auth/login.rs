@@ -1,0 +1,87 @@
+use mana_proto::FieldError;
+use serde_json::json;
+
+use super::AuthService;
+use super::IssuedTokens;
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::password::Password;
+use crate::store::{ClientInfo, Credentials, SecurityEventKind};
+
+const MAX_DEVICE_FIELD_CHARS: usize = 200;
+
+/// What a client sends to log in.
+#[derive(Debug, Clone, Default)]
+pub struct LoginAttempt {
+    pub email: String,
+    pub password: String,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+}
+
+impl AuthService {
+    /// Unknown email, wrong password and deleted account all end in the same
+    /// [`Error::InvalidCredentials`] after one password verification each, so neither the
+    /// answer nor its timing tells them apart.
+    pub async fn login(&self, attempt: LoginAttempt, client: &ClientInfo) -> Result<IssuedTokens> {
+        let (device_id, device_name) = validate_shape(&attempt)?;
+
+        let credentials = match Email::parse(&attempt.email) {
+            Ok(email) => self.store.find_credentials(&email).await?,
+            Err(_) => None,
+        };
+        let Some(Credentials { user, password_hash }) = credentials else {
+            self.passwords.verify_against_dummy(&attempt.password).await?;
+            let details = json!({ "reason": "unknown_account" });
+            self.record_event(None, SecurityEventKind::LoginFailure, client, details).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        if !self.passwords.verify(&attempt.password, &password_hash).await? {
+            let details = json!({ "reason": "wrong_password" });
+            self.record_event(Some(user.id), SecurityEventKind::LoginFailure, client, details).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        self.upgrade_hash_if_weak(&user, &attempt.password, &password_hash).await?;
+
+        let issued = self.start_session(user, device_id, device_name, client).await?;
+        Ok(issued)
+    }
+
+    /// After a cost or algorithm change, each user's hash is upgraded at their next login,
+    /// the only time the plain password is at hand.
+    async fn upgrade_hash_if_weak(&self, user: &crate::store::User, password: &str, stored: &str) -> Result<()> {
+        if !self.passwords.needs_rehash(stored) {
+            return Ok(());
+        }
+        // A password from before the current policy cannot be re-hashed as a `Password`; it
+        // keeps its old hash until the user changes it.
+        if let Ok(password) = Password::parse(password) {
+            let upgraded = self.passwords.hash(&password).await?;
+            self.store.set_password_hash(user.id, &upgraded, self.clock.now()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<String>)> {
+    let mut errors = Vec::new();
+    if attempt.email.trim().is_empty() {
+        errors.push(FieldError::new("email", "is required"));
+    }
+    if attempt.password.is_empty() {
+        errors.push(FieldError::new("password", "is required"));
+    }
+    let mut device_field = |field: &str, value: &Option<String>| {
+        let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        match value {
+            Some(v) if v.chars().count() > MAX_DEVICE_FIELD_CHARS || v.chars().any(char::is_control) => {
+                errors.push(FieldError::new(field, "must be at most 200 printable characters"));
+                None
+            }
+            other => other.map(str::to_owned),
+        }
+    };
+    let device_id = device_field("deviceId", &attempt.device_id);
+    let device_name = device_field("deviceName", &attempt.device_name);
+    if errors.is_empty() { Ok((device_id, device_name)) } else { Err(Error::Validation(errors)) }
+}

@@ -1,0 +1,111 @@
+//! The authentication service: registration, login, refresh-token rotation, logout and token
+//! checks, written once over the [`Store`] traits.
+
+mod login;
+mod register;
+mod sessions;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mana_proto::AccessTokenClaims;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::error::Result;
+use crate::ids::{SessionId, UserId};
+use crate::password::PasswordHasher;
+use crate::store::{ClientInfo, NewSecurityEvent, SecurityEventKind, Store, User};
+use crate::tokens::{AccessTokens, RefreshToken};
+
+pub use login::LoginAttempt;
+pub use register::Registration;
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// How long a refresh token stays usable after it is issued.
+    pub refresh_ttl: Duration,
+    /// How long after a rotation the previous token may still be replayed for the same answer.
+    pub reuse_grace: Duration,
+}
+
+/// A successful login or refresh.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: RefreshToken,
+    pub expires_in: i64,
+}
+
+/// The caller behind a valid access token of a live session.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user as stored now (its role may be newer than the token's).
+    pub user: User,
+    pub session_id: SessionId,
+    pub claims: AccessTokenClaims,
+}
+
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    passwords: PasswordHasher,
+    tokens: AccessTokens,
+    sessions: SessionSettings,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        passwords: PasswordHasher,
+        tokens: AccessTokens,
+        sessions: SessionSettings,
+    ) -> Self {
+        Self { store, clock, passwords, tokens, sessions }
+    }
+
+    pub fn tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    async fn record_event(
+        &self,
+        user_id: Option<UserId>,
+        kind: SecurityEventKind,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let event = NewSecurityEvent { user_id, kind, client: client.clone(), at: self.clock.now(), details };
+        self.store.record_security_event(event).await?;
+        Ok(())
+    }
+
+    /// Soft-deletes an account: it can no longer log in, refresh or use its access tokens;
+    /// its data stays.
+    pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<bool> {
+        let deleted = self.store.soft_delete_user(user, self.clock.now()).await?;
+        if deleted {
+            self.record_event(Some(user), SecurityEventKind::AccountDeleted, client, json!({})).await?;
+        }
+        Ok(deleted)
+    }
+}
+
+/// JWT times are whole seconds; storing the truncated value lets a token be re-signed exactly.
+fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}

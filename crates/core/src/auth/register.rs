@@ -1,0 +1,83 @@
+use mana_proto::FieldError;
+use serde_json::json;
+
+use super::AuthService;
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::ids::{Role, UserId};
+use crate::password::Password;
+use crate::store::{ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
+
+const MAX_NAME_CHARS: usize = 100;
+
+/// What a client sends to register.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+}
+
+impl AuthService {
+    pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<User> {
+        let mut errors = Vec::new();
+        let email = Email::parse(&input.email)
+            .map_err(|e| errors.push(FieldError::new("email", e.to_string())))
+            .ok();
+        let password = Password::parse(&input.password)
+            .map_err(|e| errors.push(FieldError::new("password", e)))
+            .ok();
+        let name = parse_display_name(input.name.as_deref())
+            .map_err(|e| errors.push(FieldError::new("name", e)))
+            .ok();
+        let (Some(email), Some(password), Some(name)) = (email, password, name) else {
+            return Err(Error::Validation(errors));
+        };
+
+        let password_hash = self.passwords.hash(&password).await?;
+        let new_user = NewUser {
+            id: UserId::generate(),
+            email,
+            name,
+            role: Role::User,
+            password_hash,
+            created_at: self.clock.now(),
+        };
+        let user = match self.store.create_user(new_user).await {
+            Err(StoreError::Conflict { constraint }) if constraint == USERS_EMAIL_CONSTRAINT => {
+                return Err(Error::EmailTaken);
+            }
+            other => other?,
+        };
+        self.record_event(Some(user.id), SecurityEventKind::Register, client, json!({})).await?;
+        Ok(user)
+    }
+}
+
+/// Trimmed; blank means no name; at most 100 characters and no control characters.
+fn parse_display_name(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    let Some(name) = raw.map(str::trim).filter(|name| !name.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err("must be at most 100 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(Some(name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(parse_display_name(None), Ok(None));
+        assert_eq!(parse_display_name(Some("   ")), Ok(None));
+        assert_eq!(parse_display_name(Some("  Ada ")), Ok(Some("Ada".into())));
+        assert!(parse_display_name(Some(&"n".repeat(101))).is_err());
+        assert!(parse_display_name(Some("bad\u{0}name")).is_err());
+    }
+}

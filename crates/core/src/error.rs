@@ -1,0 +1,50 @@
+//! The one error type of the domain. The server maps each variant to an HTTP status with an
+//! exhaustive match, so adding a variant forces a decision about how clients see it.
+
+use mana_proto::FieldError;
+
+use crate::store::StoreError;
+use crate::tokens::TokenRejection;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is well-formed JSON but some fields are not acceptable.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Unknown email, wrong password and deleted account alike: the caller must not learn which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Unknown, expired, revoked or reused refresh token.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("invalid access token: {0}")]
+    InvalidAccessToken(TokenRejection),
+    /// A write lost too many optimistic-locking races in a row.
+    #[error("the resource was changed concurrently; retry the request")]
+    Conflict,
+    /// Anything the client cannot fix. The cause goes to the log, never to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { constraint } => {
+                Error::Internal(anyhow::anyhow!("unexpected conflict on {constraint}"))
+            }
+            StoreError::NotFound => Error::Internal(anyhow::anyhow!("record not found")),
+            StoreError::Other(cause) => Error::Internal(cause),
+        }
+    }
+}

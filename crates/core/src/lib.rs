@@ -1,0 +1,16 @@
+//! Domain rules of mana-core-auth.
+//!
+//! No HTTP and no SQL here: the server crate maps these types to HTTP, and each storage crate
+//! implements the store traits of [`store`] for one database.
+
+pub mod auth;
+pub mod clock;
+pub mod crypto;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod password;
+pub mod store;
+pub mod tokens;
+
+pub use error::{Error, Result};

@@ -1,0 +1,240 @@
+//! What the domain needs from a database, as small role traits combined into [`Store`].
+//!
+//! Each backend crate implements every trait. Methods that must change several tables do it in
+//! one database transaction inside the backend, so a caller never sees half a change.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::email::Email;
+use crate::ids::{Role, SessionId, UserId};
+use crate::tokens::TokenHash;
+
+/// Failures of a store call. Backends map their driver errors into these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or foreign-key rule refused the write; `constraint` names the rule.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The constraint name both backends report when an email is already taken by a live user.
+pub const USERS_EMAIL_CONSTRAINT: &str = "users_email_live_key";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub name: Option<String>,
+    pub role: Role,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A user to create together with the hash of their password.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: Email,
+    pub name: Option<String>,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A live user and their stored password hash, as login needs them.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// Where a request came from, for sessions and security events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub client: ClientInfo,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub refresh_token_hash: TokenHash,
+    pub access_jti: String,
+    /// When its first access token was issued (whole seconds, as in its `iat`).
+    pub access_issued_at: DateTime<Utc>,
+}
+
+/// A session and its refresh-token state.
+///
+/// `generation` counts rotations. `refresh_token_hash` is the hash of the current refresh
+/// token; `rotation_nonce` is the randomness that derived it from its parent, so that the
+/// parent, replayed within the grace window, can re-derive the same current token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub client: ClientInfo,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub generation: i64,
+    pub refresh_token_hash: TokenHash,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub rotation_nonce: Option<[u8; 32]>,
+    pub access_jti: String,
+    /// When the current access token was issued (whole seconds, as in its `iat`).
+    pub access_issued_at: DateTime<Utc>,
+}
+
+/// A session together with its user, as token checks need both in one read.
+#[derive(Debug, Clone)]
+pub struct SessionWithUser {
+    pub session: Session,
+    pub user: User,
+}
+
+/// Which session, and which rotation of it, a refresh token was issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub session_id: SessionId,
+    pub generation: i64,
+}
+
+/// Replace the current refresh token of a session, but only if nobody else did first.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub session_id: SessionId,
+    /// The generation the caller saw; the rotation fails if the session has moved on.
+    pub from_generation: i64,
+    pub new_token_hash: TokenHash,
+    pub nonce: [u8; 32],
+    pub access_jti: String,
+    pub access_issued_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client: ClientInfo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityEventKind {
+    Register,
+    LoginSuccess,
+    LoginFailure,
+    RefreshTokenReuse,
+    Logout,
+    PasswordChange,
+    AccountDeleted,
+}
+
+impl SecurityEventKind {
+    pub const ALL: [SecurityEventKind; 7] = [
+        SecurityEventKind::Register,
+        SecurityEventKind::LoginSuccess,
+        SecurityEventKind::LoginFailure,
+        SecurityEventKind::RefreshTokenReuse,
+        SecurityEventKind::Logout,
+        SecurityEventKind::PasswordChange,
+        SecurityEventKind::AccountDeleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityEventKind::Register => "register",
+            SecurityEventKind::LoginSuccess => "login_success",
+            SecurityEventKind::LoginFailure => "login_failure",
+            SecurityEventKind::RefreshTokenReuse => "refresh_token_reuse",
+            SecurityEventKind::Logout => "logout",
+            SecurityEventKind::PasswordChange => "password_change",
+            SecurityEventKind::AccountDeleted => "account_deleted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSecurityEvent {
+    pub user_id: Option<UserId>,
+    pub kind: SecurityEventKind,
+    pub client: ClientInfo,
+    pub at: DateTime<Utc>,
+    /// Extra facts (never secrets), e.g. the session id.
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityEvent {
+    pub id: i64,
+    pub user_id: Option<UserId>,
+    pub kind: SecurityEventKind,
+    pub client: ClientInfo,
+    pub at: DateTime<Utc>,
+    pub details: serde_json::Value,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user and their password row in one transaction. An email already used by a
+    /// live user is `Conflict { constraint: USERS_EMAIL_CONSTRAINT }`.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The live (not deleted) user with this email, and their password hash.
+    async fn find_credentials(&self, email: &Email) -> StoreResult<Option<Credentials>>;
+    /// Marks the user deleted and revokes their sessions; `false` if already deleted or unknown.
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait PasswordStore: Send + Sync {
+    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates the session and records its first refresh token, in one transaction.
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>>;
+    /// Compare-and-swap: applies the rotation only if the session is live and still at
+    /// `from_generation`. Returns whether it was applied.
+    async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool>;
+    /// Returns `false` if the session was already revoked or does not exist.
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+}
+
+#[async_trait]
+pub trait SecurityEventStore: Send + Sync {
+    async fn record_security_event(&self, event: NewSecurityEvent) -> StoreResult<()>;
+    /// Newest first.
+    async fn security_events(&self, user: UserId, limit: i64) -> StoreResult<Vec<SecurityEvent>>;
+}
+
+/// Everything the service stores, on one database.
+#[async_trait]
+pub trait Store: UserStore + PasswordStore + SessionStore + SecurityEventStore + Send + Sync + 'static {
+    /// Cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Short backend name for logs: `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+}
