@@ -1,0 +1,89 @@
+//! The storage conformance suite: every behaviour the domain relies on, written once and run
+//! against each backend by [`conformance_suite!`].
+
+mod events;
+mod sessions;
+mod users;
+
+pub use events::*;
+pub use sessions::*;
+pub use users::*;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use mana_core::email::Email;
+use mana_core::ids::{Role, SessionId, UserId};
+use mana_core::store::{ClientInfo, NewSession, NewUser, Store, User};
+use mana_core::tokens::RefreshToken;
+
+/// Expands to one `#[tokio::test]` per behaviour, each calling `$factory().await` for a fresh,
+/// migrated, empty store.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:path) => {
+        $crate::conformance_suite!(@each $factory;
+            creates_and_finds_a_user,
+            a_live_email_can_only_be_registered_once,
+            email_of_a_deleted_user_can_be_registered_again,
+            soft_delete_hides_credentials_and_revokes_sessions,
+            password_hash_can_be_replaced,
+            concurrent_registrations_of_one_email_create_one_user,
+            sessions_are_found_by_their_refresh_token,
+            rotation_applies_only_from_the_current_generation,
+            rotation_of_a_revoked_session_is_refused,
+            revoking_is_idempotent,
+            sessions_are_listed_newest_first,
+            concurrent_rotations_apply_exactly_once,
+            security_events_round_trip_newest_first,
+            ping_answers,
+        );
+    };
+    (@each $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::$name($factory().await).await;
+            }
+        )*
+    };
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// A fixed, microsecond-precise instant, so that values read back compare equal.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap() + Duration::microseconds(123_456)
+}
+
+pub fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        email: Email::parse(email).unwrap(),
+        name: Some("Test User".into()),
+        role: Role::User,
+        password_hash: "$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into(),
+        created_at: t0(),
+    }
+}
+
+pub async fn create_user(store: &SharedStore, email: &str) -> User {
+    store.create_user(new_user(email)).await.unwrap()
+}
+
+pub fn new_session(user: UserId, created_at: DateTime<Utc>) -> (NewSession, RefreshToken) {
+    let token = RefreshToken::generate();
+    let session = NewSession {
+        id: SessionId::generate(),
+        user_id: user,
+        device_id: Some("device-1".into()),
+        device_name: Some("Laptop".into()),
+        client: ClientInfo { ip: Some("192.0.2.7".into()), user_agent: Some("conformance/1.0".into()) },
+        created_at,
+        expires_at: created_at + Duration::days(7),
+        refresh_token_hash: token.hash(),
+        access_jti: uuid::Uuid::new_v4().to_string(),
+        access_issued_at: DateTime::from_timestamp(created_at.timestamp(), 0).unwrap(),
+    };
+    (session, token)
+}

@@ -1,0 +1,96 @@
+//! The SQLite backend: the embedded default, one file, WAL mode.
+
+mod convert;
+mod events;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mana_core::store::{Store, StoreError, StoreResult};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqlitePool, Transaction};
+
+pub use sqlx::migrate::MigrateError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (and creates, if missing) the database at a `sqlite:` URL.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across application crashes in WAL mode; only an OS crash or
+            // power loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+
+    /// A private in-memory database, for tests.
+    pub async fn in_memory() -> anyhow::Result<Self> {
+        // One connection: every connection to `:memory:` would be a separate database.
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), MigrateError> {
+        MIGRATOR.run(&self.pool).await
+    }
+
+    /// Whether every embedded migration has been applied.
+    pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction that takes the database's write lock at once, so that it can never
+    /// fail half-way on a lock upgrade.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// SQLite names the violated columns, not the index; map them to the shared constraint names.
+fn store_error(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error
+        && (db.is_unique_violation() || db.is_foreign_key_violation())
+    {
+        let constraint = match db.message() {
+            m if m.contains("users.email") => mana_core::store::USERS_EMAIL_CONSTRAINT.to_owned(),
+            m => m.trim_start_matches("UNIQUE constraint failed: ").to_owned(),
+        };
+        return StoreError::Conflict { constraint };
+    }
+    StoreError::Other(error.into())
+}

@@ -1,0 +1,61 @@
+//! Conversions between domain values and SQLite column values.
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use mana_core::email::Email;
+use mana_core::ids::{Role, SessionId, UserId};
+use mana_core::store::{ClientInfo, StoreError, User};
+use mana_core::tokens::TokenHash;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+pub fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Other(anyhow!("timestamp out of range: {micros}")))
+}
+
+pub fn optional_time(micros: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    micros.map(time).transpose()
+}
+
+pub fn user_id(text: &str) -> Result<UserId, StoreError> {
+    text.parse().with_context(|| format!("bad user id {text:?}")).map_err(StoreError::Other)
+}
+
+pub fn session_id(text: &str) -> Result<SessionId, StoreError> {
+    text.parse().with_context(|| format!("bad session id {text:?}")).map_err(StoreError::Other)
+}
+
+pub fn token_hash(bytes: &[u8]) -> Result<TokenHash, StoreError> {
+    TokenHash::from_slice(bytes).ok_or_else(|| StoreError::Other(anyhow!("stored token hash has the wrong length")))
+}
+
+pub fn db<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+    result.map_err(super::store_error)
+}
+
+/// Reads the user columns `{prefix}id`, `{prefix}email`, … of a row.
+pub fn user(row: &SqliteRow, prefix: &str) -> Result<User, StoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let email: String = db(row.try_get(col("email").as_str()))?;
+    let role: String = db(row.try_get(col("role").as_str()))?;
+    Ok(User {
+        id: user_id(&db(row.try_get::<String, _>(col("id").as_str()))?)?,
+        email: Email::parse(&email).map_err(|e| StoreError::Other(anyhow!("stored email {email:?} {e}")))?,
+        name: db(row.try_get(col("name").as_str()))?,
+        role: role.parse::<Role>().map_err(|e| StoreError::Other(anyhow!(e)))?,
+        email_verified: db(row.try_get(col("email_verified").as_str()))?,
+        created_at: time(db(row.try_get(col("created_at").as_str()))?)?,
+        updated_at: time(db(row.try_get(col("updated_at").as_str()))?)?,
+        deleted_at: optional_time(db(row.try_get(col("deleted_at").as_str()))?)?,
+    })
+}
+
+pub fn client(row: &SqliteRow) -> Result<ClientInfo, StoreError> {
+    Ok(ClientInfo { ip: db(row.try_get("ip"))?, user_agent: db(row.try_get("user_agent"))? })
+}
+
+pub const USER_COLUMNS: &str = "id, email, name, role, email_verified, created_at, updated_at, deleted_at";

@@ -1,0 +1,157 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mana_core::ids::{SessionId, UserId};
+use mana_core::store::{
+    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError, StoreResult,
+};
+use mana_core::tokens::TokenHash;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::SqliteStore;
+use crate::convert::{self, db, micros, optional_time, time};
+
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
+    s.last_used_at, s.expires_at, s.revoked_at, s.generation, s.refresh_token_hash, s.rotated_at,
+    s.rotation_nonce, s.access_jti, s.access_issued_at";
+
+fn session(row: &SqliteRow) -> StoreResult<Session> {
+    let nonce: Option<Vec<u8>> = db(row.try_get("rotation_nonce"))?;
+    Ok(Session {
+        id: convert::session_id(&db(row.try_get::<String, _>("id"))?)?,
+        user_id: convert::user_id(&db(row.try_get::<String, _>("user_id"))?)?,
+        device_id: db(row.try_get("device_id"))?,
+        device_name: db(row.try_get("device_name"))?,
+        client: convert::client(row)?,
+        created_at: time(db(row.try_get("created_at"))?)?,
+        last_used_at: time(db(row.try_get("last_used_at"))?)?,
+        expires_at: time(db(row.try_get("expires_at"))?)?,
+        revoked_at: optional_time(db(row.try_get("revoked_at"))?)?,
+        generation: db(row.try_get("generation"))?,
+        refresh_token_hash: convert::token_hash(&db(row.try_get::<Vec<u8>, _>("refresh_token_hash"))?)?,
+        rotated_at: optional_time(db(row.try_get("rotated_at"))?)?,
+        rotation_nonce: nonce
+            .map(|bytes| bytes.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("bad rotation nonce"))))
+            .transpose()?,
+        access_jti: db(row.try_get("access_jti"))?,
+        access_issued_at: time(db(row.try_get("access_issued_at"))?)?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, new: NewSession) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        db(sqlx::query(
+            "INSERT INTO sessions (id, user_id, device_id, device_name, ip, user_agent, created_at,
+                 last_used_at, expires_at, generation, refresh_token_hash, access_jti, access_issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, ?9, ?10, ?11)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.user_id.to_string())
+        .bind(&new.device_id)
+        .bind(&new.device_name)
+        .bind(&new.client.ip)
+        .bind(&new.client.user_agent)
+        .bind(micros(new.created_at))
+        .bind(micros(new.expires_at))
+        .bind(new.refresh_token_hash.as_bytes().as_slice())
+        .bind(&new.access_jti)
+        .bind(micros(new.access_issued_at))
+        .execute(&mut *tx)
+        .await)?;
+        db(sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, 0, ?3)")
+            .bind(new.refresh_token_hash.as_bytes().as_slice())
+            .bind(new.id.to_string())
+            .bind(micros(new.created_at))
+            .execute(&mut *tx)
+            .await)?;
+        db(tx.commit().await)
+    }
+
+    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = db(sqlx::query("SELECT session_id, generation FROM refresh_tokens WHERE token_hash = ?1")
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await)?;
+        row.map(|row| {
+            Ok(RefreshTokenRecord {
+                session_id: convert::session_id(&db(row.try_get::<String, _>("session_id"))?)?,
+                generation: db(row.try_get("generation"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>> {
+        let row = db(sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS}, u.id AS u_id, u.email AS u_email, u.name AS u_name, u.role AS u_role,
+                    u.email_verified AS u_email_verified, u.created_at AS u_created_at,
+                    u.updated_at AS u_updated_at, u.deleted_at AS u_deleted_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await)?;
+        row.map(|row| Ok(SessionWithUser { session: session(&row)?, user: convert::user(&row, "u_")? }))
+            .transpose()
+    }
+
+    async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let applied = db(sqlx::query(
+            "UPDATE sessions
+             SET generation = generation + 1, refresh_token_hash = ?1, rotation_nonce = ?2, rotated_at = ?3,
+                 last_used_at = ?3, expires_at = ?4, access_jti = ?5, access_issued_at = ?6,
+                 ip = COALESCE(?7, ip), user_agent = COALESCE(?8, user_agent)
+             WHERE id = ?9 AND generation = ?10 AND revoked_at IS NULL",
+        )
+        .bind(rotation.new_token_hash.as_bytes().as_slice())
+        .bind(rotation.nonce.as_slice())
+        .bind(micros(rotation.at))
+        .bind(micros(rotation.expires_at))
+        .bind(&rotation.access_jti)
+        .bind(micros(rotation.access_issued_at))
+        .bind(&rotation.client.ip)
+        .bind(&rotation.client.user_agent)
+        .bind(rotation.session_id.to_string())
+        .bind(rotation.from_generation)
+        .execute(&mut *tx)
+        .await)?
+        .rows_affected()
+            == 1;
+        if !applied {
+            db(tx.rollback().await)?;
+            return Ok(false);
+        }
+        db(sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(rotation.new_token_hash.as_bytes().as_slice())
+            .bind(rotation.session_id.to_string())
+            .bind(rotation.from_generation + 1)
+            .bind(micros(rotation.at))
+            .execute(&mut *tx)
+            .await)?;
+        db(tx.commit().await)?;
+        Ok(true)
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let revoked = db(sqlx::query("UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+            .bind(micros(at))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await)?;
+        Ok(revoked.rows_affected() == 1)
+    }
+
+    async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        let rows = db(sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = ?1 ORDER BY s.created_at DESC, s.id DESC"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await)?;
+        rows.iter().map(session).collect()
+    }
+}
