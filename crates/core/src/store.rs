@@ -206,14 +206,20 @@ pub trait UserStore: Send + Sync {
 
 #[async_trait]
 pub trait PasswordStore: Send + Sync {
-    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Creates the session and records its first refresh token, in one transaction.
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
-    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    async fn find_refresh_token(&self, hash: &TokenHash)
+    -> StoreResult<Option<RefreshTokenRecord>>;
     async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>>;
     /// Compare-and-swap: applies the rotation only if the session is live and still at
     /// `from_generation`. Returns whether it was applied.
@@ -232,7 +238,9 @@ pub trait SecurityEventStore: Send + Sync {
 
 /// Everything the service stores, on one database.
 #[async_trait]
-pub trait Store: UserStore + PasswordStore + SessionStore + SecurityEventStore + Send + Sync + 'static {
+pub trait Store:
+    UserStore + PasswordStore + SessionStore + SecurityEventStore + Send + Sync + 'static
+{
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
     /// Short backend name for logs: `sqlite` or `postgres`.

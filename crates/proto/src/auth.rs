@@ -119,7 +119,6 @@ pub struct OpenIdConfiguration {
     pub issuer: String,
     pub jwks_uri: String,
     pub id_token_signing_alg_values_supported: Vec<String>,
-    pub token_endpoint: String,
     pub response_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
 }

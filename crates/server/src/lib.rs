@@ -1,0 +1,12 @@
+//! The mana-core-auth service: HTTP API, configuration and command line. This is the only
+//! crate that names the concrete storage backends (in [`storage`]).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod logging;
+pub mod routes;
+pub mod state;
+pub mod storage;

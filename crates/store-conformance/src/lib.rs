@@ -78,7 +78,10 @@ pub fn new_session(user: UserId, created_at: DateTime<Utc>) -> (NewSession, Refr
         user_id: user,
         device_id: Some("device-1".into()),
         device_name: Some("Laptop".into()),
-        client: ClientInfo { ip: Some("192.0.2.7".into()), user_agent: Some("conformance/1.0".into()) },
+        client: ClientInfo {
+            ip: Some("192.0.2.7".into()),
+            user_agent: Some("conformance/1.0".into()),
+        },
         created_at,
         expires_at: created_at + Duration::days(7),
         refresh_token_hash: token.hash(),

@@ -40,11 +40,14 @@ impl PostgresStore {
 
     /// Whether every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap_or_default();
-        Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_default();
+        Ok(MIGRATOR
+            .iter()
+            .all(|migration| applied.contains(&migration.version)))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -55,7 +58,10 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 

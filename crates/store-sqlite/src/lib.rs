@@ -33,7 +33,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 
@@ -41,7 +44,10 @@ impl SqliteStore {
     pub async fn in_memory() -> anyhow::Result<Self> {
         // One connection: every connection to `:memory:` would be a separate database.
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 
@@ -51,11 +57,14 @@ impl SqliteStore {
 
     /// Whether every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap_or_default();
-        Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_default();
+        Ok(MIGRATOR
+            .iter()
+            .all(|migration| applied.contains(&migration.version)))
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -65,14 +74,20 @@ impl SqliteStore {
     /// A write transaction that takes the database's write lock at once, so that it can never
     /// fail half-way on a lock upgrade.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store_error)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -88,7 +103,9 @@ fn store_error(error: sqlx::Error) -> StoreError {
     {
         let constraint = match db.message() {
             m if m.contains("users.email") => mana_core::store::USERS_EMAIL_CONSTRAINT.to_owned(),
-            m => m.trim_start_matches("UNIQUE constraint failed: ").to_owned(),
+            m => m
+                .trim_start_matches("UNIQUE constraint failed: ")
+                .to_owned(),
         };
         return StoreError::Conflict { constraint };
     }

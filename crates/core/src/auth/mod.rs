@@ -63,7 +63,13 @@ impl AuthService {
         tokens: AccessTokens,
         sessions: SessionSettings,
     ) -> Self {
-        Self { store, clock, passwords, tokens, sessions }
+        Self {
+            store,
+            clock,
+            passwords,
+            tokens,
+            sessions,
+        }
     }
 
     pub fn tokens(&self) -> &AccessTokens {
@@ -89,7 +95,13 @@ impl AuthService {
         client: &ClientInfo,
         details: serde_json::Value,
     ) -> Result<()> {
-        let event = NewSecurityEvent { user_id, kind, client: client.clone(), at: self.clock.now(), details };
+        let event = NewSecurityEvent {
+            user_id,
+            kind,
+            client: client.clone(),
+            at: self.clock.now(),
+            details,
+        };
         self.store.record_security_event(event).await?;
         Ok(())
     }
@@ -99,7 +111,13 @@ impl AuthService {
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<bool> {
         let deleted = self.store.soft_delete_user(user, self.clock.now()).await?;
         if deleted {
-            self.record_event(Some(user), SecurityEventKind::AccountDeleted, client, json!({})).await?;
+            self.record_event(
+                Some(user),
+                SecurityEventKind::AccountDeleted,
+                client,
+                json!({}),
+            )
+            .await?;
         }
         Ok(deleted)
     }

@@ -6,7 +6,9 @@ use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{Role, UserId};
 use crate::password::Password;
-use crate::store::{ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
+use crate::store::{
+    ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User,
+};
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -49,7 +51,13 @@ impl AuthService {
             }
             other => other?,
         };
-        self.record_event(Some(user.id), SecurityEventKind::Register, client, json!({})).await?;
+        self.record_event(
+            Some(user.id),
+            SecurityEventKind::Register,
+            client,
+            json!({}),
+        )
+        .await?;
         Ok(user)
     }
 }

@@ -1,0 +1,111 @@
+//! Builds the service from its parts and serves it. `main` and the tests both start the
+//! server through [`build_state`] and [`serve`], on a listener they bound themselves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware;
+use mana_core::auth::{AuthService, SessionSettings};
+use mana_core::clock::Clock;
+use mana_core::password::PasswordHasher;
+use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::config::Config;
+use crate::http::error::envelope_stray_errors;
+use crate::http::request_id::{self, RequestId};
+use crate::routes;
+use crate::state::AppState;
+use crate::storage::Backend;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn build_state(
+    config: &Config,
+    backend: Backend,
+    keys: KeyRing,
+    clock: Arc<dyn Clock>,
+) -> AppState {
+    let tokens = AccessTokens::new(
+        keys,
+        AccessTokenSettings {
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            ttl: config.access_token_ttl,
+            leeway: config.jwt_leeway,
+        },
+    );
+    let sessions = SessionSettings {
+        refresh_ttl: config.refresh_token_ttl,
+        reuse_grace: config.refresh_reuse_grace,
+    };
+    let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
+    let auth = AuthService::new(backend.store(), clock, passwords, tokens, sessions);
+    AppState::new(auth, backend, &config.public_url)
+}
+
+pub fn router(state: AppState) -> Router {
+    routes::all()
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            // Outermost first: the request id exists before anything can fail, every stray error
+            // is enveloped, and a panic becomes a 500 instead of a dropped connection.
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(request_id::assign))
+                .layer(middleware::from_fn(envelope_stray_errors))
+                .layer(CatchPanicLayer::new())
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_request(())
+                        .on_response(
+                            |response: &axum::response::Response,
+                             latency: Duration,
+                             _span: &Span| {
+                                tracing::info!(
+                                    status = response.status().as_u16(),
+                                    latency_ms = latency.as_secs_f64() * 1e3,
+                                    "request"
+                                );
+                            },
+                        ),
+                ),
+        )
+        .with_state(state)
+}
+
+/// The span of one request: method, route template (never the raw URI, which could carry
+/// secrets in a query string) and request id. Headers are never recorded.
+fn request_span(request: &Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.as_str())
+        .unwrap_or("unknown");
+    tracing::info_span!("http", method = %request.method(), route, request_id = id)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

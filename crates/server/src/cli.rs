@@ -1,0 +1,214 @@
+//! The command line: `serve`, `migrate`, `keys generate`, `healthcheck`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mana_core::clock::{Clock, SystemClock};
+use mana_core::tokens::{KeyAlgorithm, KeyRing};
+use tokio::net::TcpListener;
+
+use crate::app::{build_state, serve};
+use crate::config::{Config, Environment};
+use crate::keys::{generate_key, load_key_ring, read_keys};
+use crate::logging;
+use crate::storage::Backend;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mana-core-auth",
+    version,
+    about = "Authentication and credits for a family of apps."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service. With no configuration: SQLite at ./data/mana.db, a development
+    /// signing key in ./data/keys, listening on 127.0.0.1:3001.
+    Serve {
+        /// Do not apply pending database migrations at start-up.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations to DATABASE_URL and exit.
+    Migrate,
+    /// Manage the keys that sign access tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Exit 0 if the service answers GET /health with 200, else 1 (for container health checks).
+    Healthcheck {
+        /// Base URL of the service; defaults to http://<LISTEN_ADDR>.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new signing key pair to KEYS_DIR (private key file mode 0600). The newest key
+    /// signs new tokens after the next restart; older keys keep verifying.
+    Generate {
+        /// Directory for the key; defaults to KEYS_DIR.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// RS256, ES256 or EdDSA; defaults to JWT_ALGORITHM.
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+}
+
+/// Runs a command; the error, if any, is for the user to read (no backtrace, no panic).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { no_migrate } => serve_command(no_migrate).await,
+        Command::Migrate => migrate_command().await,
+        Command::Keys {
+            command: KeysCommand::Generate { dir, algorithm },
+        } => keys_generate(dir, algorithm),
+        Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
+    }
+}
+
+fn load_config() -> anyhow::Result<Config> {
+    Config::from_env().map_err(anyhow::Error::new)
+}
+
+async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
+    let config = load_config()?;
+    logging::init(config.log_format, &config.log_level);
+    let backend = Backend::open(&config.database_url, config.database_max_connections).await?;
+    if config.run_migrations && !no_migrate {
+        backend.migrate().await?;
+    }
+    let keys = ensure_keys(&config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = build_state(&config, backend, keys, clock);
+    let passwords = state.auth().passwords().clone();
+    tokio::spawn(async move {
+        if let Err(error) = passwords.warm_up().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "could not prepare the dummy password hash"
+            );
+        }
+    });
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
+    tracing::info!(
+        address = %config.listen_addr,
+        database = state.auth().store().backend_name(),
+        signing_key = state.auth().tokens().keys().signing_key().kid(),
+        "mana-core-auth is listening"
+    );
+    serve(listener, state, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Loads the key ring; in development, makes a key on first start so that no setup is needed.
+fn ensure_keys(config: &Config) -> anyhow::Result<KeyRing> {
+    if config.environment == Environment::Development && read_keys(&config.keys_dir)?.is_empty() {
+        let now = chrono::Utc::now().timestamp();
+        let (key, path) = generate_key(&config.keys_dir, config.jwt_algorithm, now)?;
+        tracing::warn!(
+            kid = key.kid(),
+            path = %path.display(),
+            "\n\n  !!! DEVELOPMENT SIGNING KEY CREATED !!!\n  \
+             A new signing key was generated because KEYS_DIR had none. It is fine for local\n  \
+             development only. In production set ENVIRONMENT=production and provide keys made\n  \
+             with `mana-core-auth keys generate`, kept secret and shared by every instance.\n"
+        );
+    }
+    load_key_ring(&config.keys_dir)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+async fn migrate_command() -> anyhow::Result<()> {
+    let config = load_config()?;
+    logging::init(config.log_format, &config.log_level);
+    let backend = Backend::open(&config.database_url, 1).await?;
+    backend.migrate().await?;
+    println!("migrations applied ({})", backend.store().backend_name());
+    Ok(())
+}
+
+fn keys_generate(dir: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Result<()> {
+    let config = load_config()?;
+    let dir = dir.unwrap_or(config.keys_dir);
+    let algorithm = match algorithm {
+        Some(name) => KeyAlgorithm::parse(&name).with_context(|| {
+            format!("--algorithm: unknown algorithm {name:?} (use RS256, ES256 or EdDSA)")
+        })?,
+        None => config.jwt_algorithm,
+    };
+    let (key, path) = generate_key(&dir, algorithm, chrono::Utc::now().timestamp())?;
+    println!(
+        "created {} key {} at {}",
+        algorithm.jwt_name(),
+        key.kid(),
+        path.display()
+    );
+    Ok(())
+}
+
+async fn healthcheck(url: Option<String>, timeout: u64) -> anyhow::Result<()> {
+    let base = match url {
+        Some(url) => url,
+        None => {
+            let listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
+            // A wildcard listen address is reached through loopback.
+            let listen = listen
+                .replace("0.0.0.0", "127.0.0.1")
+                .replace("[::]", "[::1]");
+            format!("http://{listen}")
+        }
+    };
+    let url = format!("{}/health", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout))
+        .build()?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
+    println!("healthy: {url}");
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! Configuration from environment variables (and `.env`), parsed and checked once at start-up.
+//! Every variable is listed, with its default, in `.env.example`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::Duration;
+use mana_core::password::HashAlgorithm;
+use mana_core::tokens::KeyAlgorithm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    /// Never printed: it may contain a password.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub run_migrations: bool,
+    pub listen_addr: SocketAddr,
+    /// The URL clients reach the service at, without a trailing slash.
+    pub public_url: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_algorithm: KeyAlgorithm,
+    pub jwt_leeway: Duration,
+    pub keys_dir: PathBuf,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub password_hash: HashAlgorithm,
+    pub password_hash_concurrency: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("database_url", &"<redacted>")
+            .field("listen_addr", &self.listen_addr)
+            .field("public_url", &self.public_url)
+            .field("keys_dir", &self.keys_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every problem found in the configuration, each naming its variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        write!(f, "(see .env.example for every variable and its default)")
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads one variable at a time; collects problems instead of stopping at the first.
+struct Reader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.get)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parsed<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(value) => parse(&value).unwrap_or_else(|problem| {
+                self.problems.push(format!("{name}: {problem}"));
+                default
+            }),
+        }
+    }
+
+    fn integer(&mut self, name: &str, default: i64, min: i64, max: i64) -> i64 {
+        self.parsed(name, default, |value| match value.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "must be a whole number from {min} to {max} (got {value:?})"
+            )),
+        })
+    }
+
+    fn boolean(&mut self, name: &str, default: bool) -> bool {
+        self.parsed(name, default, |value| {
+            match value.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(format!("must be true or false (got {value:?})")),
+            }
+        })
+    }
+
+    fn seconds(&mut self, name: &str, default: i64, min: i64, max: i64) -> Duration {
+        Duration::seconds(self.integer(name, default, min, max))
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/mana.db";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_source(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_source(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let mut r = Reader {
+            get,
+            problems: Vec::new(),
+        };
+        let environment = r.parsed("ENVIRONMENT", Environment::Development, |v| match v {
+            "development" => Ok(Environment::Development),
+            "production" => Ok(Environment::Production),
+            _ => Err(format!("must be development or production (got {v:?})")),
+        });
+        let database_url = r.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            // The value itself is not echoed: it may contain a password.
+            r.problems
+                .push("DATABASE_URL: must start with sqlite:, postgres:// or postgresql://".into());
+        }
+        let listen_addr = r.parsed(
+            "LISTEN_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 3001)),
+            |v| {
+                v.parse().map_err(|_| {
+                    format!("must be an address and port such as 127.0.0.1:3001 (got {v:?})")
+                })
+            },
+        );
+        let default_public_url = format!("http://{listen_addr}");
+        let public_url = r.parsed("PUBLIC_URL", default_public_url.clone(), |v| {
+            if v.starts_with("http://") || v.starts_with("https://") {
+                Ok(v.trim_end_matches('/').to_owned())
+            } else {
+                Err(format!("must be an http:// or https:// URL (got {v:?})"))
+            }
+        });
+        let jwt_issuer = r.string("JWT_ISSUER", &public_url);
+        let jwt_audience = r.string("JWT_AUDIENCE", "mana");
+        let jwt_algorithm = r.parsed("JWT_ALGORITHM", KeyAlgorithm::Rs256, |v| {
+            KeyAlgorithm::parse(v)
+                .ok_or_else(|| format!("must be RS256, ES256 or EdDSA (got {v:?})"))
+        });
+        let password_algorithm = r.string("PASSWORD_HASH_ALGORITHM", "bcrypt");
+        let bcrypt_cost = r.integer("BCRYPT_COST", 12, 4, 31) as u32;
+        let password_hash = match password_algorithm.as_str() {
+            "bcrypt" => HashAlgorithm::Bcrypt { cost: bcrypt_cost },
+            "argon2id" => HashAlgorithm::Argon2id,
+            other => {
+                r.problems.push(format!(
+                    "PASSWORD_HASH_ALGORITHM: must be bcrypt or argon2id (got {other:?})"
+                ));
+                HashAlgorithm::Bcrypt { cost: bcrypt_cost }
+            }
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(2);
+        let default_log_format = match environment {
+            Environment::Development => LogFormat::Text,
+            Environment::Production => LogFormat::Json,
+        };
+        let config = Config {
+            environment,
+            database_max_connections: r.integer("DATABASE_MAX_CONNECTIONS", 10, 1, 1000) as u32,
+            run_migrations: r.boolean("RUN_MIGRATIONS", true),
+            listen_addr,
+            jwt_issuer,
+            jwt_audience,
+            jwt_algorithm,
+            jwt_leeway: r.seconds("JWT_LEEWAY_SECONDS", 30, 0, 300),
+            keys_dir: PathBuf::from(r.string("KEYS_DIR", "./data/keys")),
+            access_token_ttl: r.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
+            refresh_token_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 604_800, 3_600, 31_536_000),
+            refresh_reuse_grace: r.seconds("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
+            password_hash,
+            password_hash_concurrency: r.integer("PASSWORD_HASH_CONCURRENCY", cores, 1, 1024)
+                as usize,
+            log_format: r.parsed("LOG_FORMAT", default_log_format, |v| match v {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("must be text or json (got {v:?})")),
+            }),
+            log_level: r.string("LOG_LEVEL", "info"),
+            public_url,
+            database_url,
+        };
+        if r.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(r.problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_source(&move |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_development_setup() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.public_url, "http://127.0.0.1:3001");
+        assert_eq!(config.jwt_issuer, "http://127.0.0.1:3001");
+        assert_eq!(config.access_token_ttl, Duration::minutes(15));
+        assert_eq!(config.refresh_token_ttl, Duration::days(7));
+        assert_eq!(config.refresh_reuse_grace, Duration::seconds(10));
+        assert_eq!(config.password_hash, HashAlgorithm::Bcrypt { cost: 12 });
+        assert_eq!(config.jwt_algorithm, KeyAlgorithm::Rs256);
+        assert_eq!(config.environment, Environment::Development);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_variable() {
+        let errors = load(&[
+            ("DATABASE_URL", "mysql://root:hunter2@db/mana"),
+            ("BCRYPT_COST", "99"),
+            ("LISTEN_ADDR", "everywhere"),
+            ("JWT_ALGORITHM", "HS256"),
+        ])
+        .unwrap_err();
+        let text = errors.to_string();
+        for variable in [
+            "DATABASE_URL",
+            "BCRYPT_COST",
+            "LISTEN_ADDR",
+            "JWT_ALGORITHM",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from {text}");
+        }
+        assert!(
+            !text.contains("hunter2"),
+            "a database password must never be echoed"
+        );
+    }
+
+    #[test]
+    fn argon2id_can_be_selected() {
+        let config = load(&[("PASSWORD_HASH_ALGORITHM", "argon2id")]).unwrap();
+        assert_eq!(config.password_hash, HashAlgorithm::Argon2id);
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_url() {
+        let config = load(&[("DATABASE_URL", "postgres://u:secret@h/db")]).unwrap();
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+}

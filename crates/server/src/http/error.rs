@@ -1,0 +1,164 @@
+//! The error envelope of SPEC §2, for every error the service answers with.
+//!
+//! Handlers return [`ApiError`]; domain errors convert with an exhaustive match. Any error
+//! response that did not come from an `ApiError` (the router's 404 and 405, a caught panic, a
+//! layer's rejection) is rewritten into the envelope by [`envelope_stray_errors`], so no client
+//! ever sees a bare status or an internal message.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use mana_core::Error;
+use mana_proto::{ErrorBody, FieldError};
+
+use super::request_id;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub errors: Option<Vec<FieldError>>,
+    /// For 401: the `WWW-Authenticate` challenge (RFC 6750).
+    pub challenge: Option<&'static str>,
+}
+
+/// Marks a response whose body already is the envelope.
+#[derive(Debug, Clone, Copy)]
+struct Enveloped;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            errors: None,
+            challenge: None,
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors: Some(errors),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Request validation failed",
+            )
+        }
+    }
+
+    pub fn internal(cause: &anyhow::Error) -> Self {
+        // The cause chain goes to the log only.
+        tracing::error!(error = format!("{cause:#}"), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
+    }
+
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
+
+    /// The generic error for a bare status code.
+    pub fn from_status(status: StatusCode) -> Self {
+        let code = match status.as_u16() {
+            400 => "bad_request",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "request_timeout",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            429 => "too_many_requests",
+            503 => "service_unavailable",
+            500..=599 => "internal_error",
+            _ => "client_error",
+        };
+        let message = status.canonical_reason().unwrap_or("Error");
+        Self::new(status, code, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Validation(errors) => ApiError::validation(errors),
+            Error::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "An account with this email already exists",
+            ),
+            Error::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            ),
+            Error::InvalidRefreshToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+            ),
+            Error::InvalidAccessToken(reason) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                format!("Invalid access token ({reason})"),
+            )
+            .with_challenge("Bearer error=\"invalid_token\""),
+            Error::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "The resource was changed by a concurrent request; retry",
+            ),
+            Error::Internal(cause) => ApiError::internal(&cause),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            status_code: self.status.as_u16(),
+            code: self.code.to_owned(),
+            message: self.message,
+            request_id: request_id::current(),
+            errors: self.errors,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response.extensions_mut().insert(Enveloped);
+        response
+    }
+}
+
+/// Rewrites any error response that is not yet an envelope, keeping its status and headers
+/// (such as `Allow` on a 405) but replacing its body.
+pub async fn envelope_stray_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Enveloped>().is_some()
+    {
+        return response;
+    }
+    let (mut parts, _body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let replacement = ApiError::from_status(status).into_response();
+    let (replacement_parts, body) = replacement.into_parts();
+    parts.headers.extend(replacement_parts.headers);
+    parts.extensions.extend(replacement_parts.extensions);
+    Response::from_parts(parts, body)
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every route: request ids, the error envelope, extractors.
+
+pub mod error;
+pub mod extract;
+pub mod request_id;
+
+pub use error::ApiError;
+pub use extract::{AuthUser, Client, JsonBody};

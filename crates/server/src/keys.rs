@@ -1,0 +1,129 @@
+//! The signing-key directory: one PKCS#8 PEM file per key, named `<kid>.pem`, where the kid
+//! begins with the key's creation time in Unix seconds. The newest key signs; all are published.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use mana_core::tokens::{KeyAlgorithm, KeyRing, SigningKey, new_key_id};
+
+/// Loads every key in `dir`. Errors name the variable and the file, never key material.
+pub fn load_key_ring(dir: &Path) -> anyhow::Result<KeyRing> {
+    let keys = read_keys(dir)?;
+    if keys.is_empty() {
+        bail!(
+            "KEYS_DIR: {} contains no signing key; create one with `mana-core-auth keys generate`",
+            dir.display()
+        );
+    }
+    KeyRing::new(keys).with_context(|| format!("KEYS_DIR: {}", dir.display()))
+}
+
+pub fn read_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => bail!("KEYS_DIR: cannot read {}: {error}", dir.display()),
+    };
+    let mut keys = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("KEYS_DIR: cannot list {}", dir.display()))?
+            .path();
+        if path.extension().and_then(|e| e.to_str()) != Some("pem") {
+            continue;
+        }
+        keys.push(read_key(&path)?);
+    }
+    Ok(keys)
+}
+
+fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let kid = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let pem = fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("KEYS_DIR: cannot read key file {}: {e}", path.display()))?;
+    let created_at = match kid.split('-').next().and_then(|t| t.parse::<i64>().ok()) {
+        Some(seconds) => seconds,
+        None => fs::metadata(path)?
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64,
+    };
+    SigningKey::from_pkcs8_pem(kid, created_at, &pem)
+        .map_err(|e| anyhow::anyhow!("KEYS_DIR: key file {} is not usable: {e}", path.display()))
+}
+
+/// Writes a new key pair's private key to `dir/<kid>.pem` with mode 0600 (the directory is
+/// created with mode 0700 if missing) and returns the key and the file's path.
+pub fn generate_key(
+    dir: &Path,
+    algorithm: KeyAlgorithm,
+    now: i64,
+) -> anyhow::Result<(SigningKey, PathBuf)> {
+    if !dir.exists() {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("KEYS_DIR: cannot create {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    let (key, pem) = SigningKey::generate(algorithm, new_key_id(now), now)?;
+    let path = dir.join(format!("{}.pem", key.kid()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("KEYS_DIR: cannot create {}", path.display()))?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok((key, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mana-keys-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn generated_keys_are_private_and_load_back_newest_first() {
+        let dir = temp_dir();
+        let (old, old_path) = generate_key(&dir, KeyAlgorithm::EdDsa, 1_000).unwrap();
+        let (new, _) = generate_key(&dir, KeyAlgorithm::Rs256, 2_000).unwrap();
+        assert_eq!(
+            fs::metadata(&old_path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let ring = load_key_ring(&dir).unwrap();
+        assert_eq!(ring.signing_key().kid(), new.kid());
+        assert!(ring.get(old.kid()).is_some());
+    }
+
+    #[test]
+    fn an_empty_or_missing_directory_is_a_clear_error() {
+        let error = load_key_ring(&temp_dir().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("KEYS_DIR:"), "{error}");
+        assert!(error.contains("keys generate"), "{error}");
+    }
+
+    #[test]
+    fn a_broken_key_file_is_named() {
+        let dir = temp_dir();
+        fs::write(dir.join("123-abc.pem"), "not a key").unwrap();
+        let error = load_key_ring(&dir).unwrap_err().to_string();
+        assert!(error.contains("123-abc.pem"), "{error}");
+        assert!(error.starts_with("KEYS_DIR:"), "{error}");
+    }
+}

@@ -1,0 +1,154 @@
+//! `/auth/*`: SPEC §2.1.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use mana_core::Error;
+use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
+use mana_core::store::User;
+use mana_proto::{
+    LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser,
+    TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
+};
+
+use crate::http::extract::{bearer_token, parse_optional_json};
+use crate::http::{ApiError, Client, JsonBody};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/validate", post(validate))
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+    let registration = Registration {
+        email: body.email,
+        password: body.password,
+        name: body.name,
+    };
+    let user = state.auth().register(registration, &client).await?;
+    Ok((StatusCode::CREATED, Json(registered_user(&user))))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let attempt = LoginAttempt {
+        email: body.email,
+        password: body.password,
+        device_id: body.device_id,
+        device_name: body.device_name,
+    };
+    let issued = state.auth().login(attempt, &client).await?;
+    Ok(Json(token_response(issued)))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    if body.refresh_token.trim().is_empty() {
+        return Err(Error::invalid_field("refreshToken", "is required").into());
+    }
+    let issued = state.auth().refresh(&body.refresh_token, &client).await?;
+    Ok(Json(token_response(issued)))
+}
+
+/// Ends the session named by the Bearer token, or else by the refresh token in the body.
+async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<MessageResponse>, ApiError> {
+    if let Some(token) = bearer_token(&headers)? {
+        let caller = state.auth().authenticate(token).await?;
+        state.auth().logout(&caller, &client).await?;
+    } else {
+        let request: Option<LogoutRequest> = parse_optional_json(&headers, &body)?;
+        let refresh_token = request
+            .and_then(|r| r.refresh_token)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "missing_token",
+                    "Send a Bearer access token or a refreshToken in the body",
+                )
+                .with_challenge("Bearer")
+            })?;
+        state
+            .auth()
+            .logout_with_refresh_token(&refresh_token, &client)
+            .await?;
+    }
+    Ok(Json(MessageResponse {
+        message: "Logged out".into(),
+    }))
+}
+
+/// Answers 200 for any token, valid or not; only a request without a token, or a failure on
+/// our side, is an error.
+async fn validate(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ValidateRequest>,
+) -> Result<Json<ValidateResponse>, ApiError> {
+    if body.token.trim().is_empty() {
+        return Err(Error::invalid_field("token", "is required").into());
+    }
+    let response = match state.auth().authenticate(body.token.trim()).await {
+        Ok(caller) => ValidateResponse {
+            valid: true,
+            payload: Some(caller.claims),
+            error: None,
+        },
+        Err(Error::InvalidAccessToken(reason)) => ValidateResponse {
+            valid: false,
+            payload: None,
+            error: Some(reason.code().to_owned()),
+        },
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Json(response))
+}
+
+fn registered_user(user: &User) -> RegisteredUser {
+    RegisteredUser {
+        id: user.id.to_string(),
+        email: user.email.to_string(),
+        name: user.name.clone(),
+        role: user.role.to_string(),
+        email_verified: user.email_verified,
+        created_at: user
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
+fn token_response(issued: IssuedTokens) -> TokenResponse {
+    TokenResponse {
+        user: TokenUser {
+            id: issued.user.id.to_string(),
+            email: issued.user.email.to_string(),
+            name: issued.user.name.clone(),
+            role: issued.user.role.to_string(),
+        },
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token.expose(),
+        expires_in: issued.expires_in,
+        token_type: "Bearer".into(),
+    }
+}

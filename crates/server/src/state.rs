@@ -1,0 +1,52 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use mana_core::auth::AuthService;
+use mana_proto::OpenIdConfiguration;
+
+use crate::storage::Backend;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    auth: AuthService,
+    backend: Backend,
+    discovery: OpenIdConfiguration,
+}
+
+impl AppState {
+    pub fn new(auth: AuthService, backend: Backend, public_url: &str) -> Self {
+        let discovery = OpenIdConfiguration {
+            issuer: auth.tokens().settings().issuer.clone(),
+            jwks_uri: format!("{public_url}/.well-known/jwks.json"),
+            id_token_signing_alg_values_supported: auth
+                .tokens()
+                .keys()
+                .algorithms()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            response_types_supported: vec!["token".into()],
+            subject_types_supported: vec!["public".into()],
+        };
+        Self(Arc::new(Inner {
+            auth,
+            backend,
+            discovery,
+        }))
+    }
+
+    pub fn auth(&self) -> &AuthService {
+        &self.0.auth
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.0.backend
+    }
+
+    pub fn discovery(&self) -> &OpenIdConfiguration {
+        &self.0.discovery
+    }
+}

@@ -1,0 +1,78 @@
+//! Picks the storage backend from the database URL's scheme. The only module that names the
+//! concrete backends; everything else sees `Arc<dyn Store>`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use mana_core::store::Store;
+use mana_store_postgres::PostgresStore;
+use mana_store_sqlite::SqliteStore;
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            create_parent_dir(url)?;
+            let store = SqliteStore::connect(url, max_connections)
+                .await
+                .context("DATABASE_URL: cannot open the SQLite database")?;
+            Ok(Backend::Sqlite(store))
+        } else {
+            let store = PostgresStore::connect(url, max_connections)
+                .await
+                .context("DATABASE_URL: cannot connect to PostgreSQL")?;
+            Ok(Backend::Postgres(store))
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Backend::Sqlite(store) => store.migrate().await.context("applying SQLite migrations"),
+            Backend::Postgres(store) => store
+                .migrate()
+                .await
+                .context("applying PostgreSQL migrations"),
+        }
+    }
+
+    pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
+        match self {
+            Backend::Sqlite(store) => store.migrations_applied().await,
+            Backend::Postgres(store) => store.migrations_applied().await,
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+}
+
+/// SQLite creates the file but not its directory; `./data/` may not exist on a fresh checkout.
+fn create_parent_dir(url: &str) -> anyhow::Result<()> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "DATABASE_URL: cannot create the directory {}",
+                parent.display()
+            )
+        })?;
+    }
+    Ok(())
+}
