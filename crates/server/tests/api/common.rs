@@ -1,0 +1,210 @@
+//! A whole server per test: real HTTP on port 0, a fresh database (SQLite by default,
+//! PostgreSQL with MANA_TEST_BACKEND=postgres), and a clock the test moves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use chrono::Duration;
+use mana_core::clock::ManualClock;
+use mana_core::tokens::{KeyAlgorithm, KeyRing, SigningKey};
+use mana_proto::{ErrorBody, TokenResponse};
+use mana_server::app::{build_state, serve};
+use mana_server::config::Config;
+use mana_server::state::AppState;
+use mana_server::storage::Backend;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// One RSA key for the whole test binary: generating 2048-bit keys is slow.
+pub fn shared_rsa_pem() -> &'static str {
+    static PEM: OnceLock<String> = OnceLock::new();
+    PEM.get_or_init(|| {
+        SigningKey::generate(KeyAlgorithm::Rs256, "unused".into(), 0)
+            .unwrap()
+            .1
+    })
+}
+
+pub fn test_key(algorithm: KeyAlgorithm, kid: &str, created_at: i64) -> SigningKey {
+    match algorithm {
+        KeyAlgorithm::Rs256 => {
+            SigningKey::from_pkcs8_pem(kid.into(), created_at, shared_rsa_pem()).unwrap()
+        }
+        other => {
+            SigningKey::generate(other, kid.into(), created_at)
+                .unwrap()
+                .0
+        }
+    }
+}
+
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("BCRYPT_COST".into(), "4".into()),
+        ("PASSWORD_HASH_CONCURRENCY".into(), "4".into()),
+        ("JWT_ISSUER".into(), "https://auth.mana.test".into()),
+        ("JWT_AUDIENCE".into(), "mana-apps".into()),
+    ]);
+    for (key, value) in overrides {
+        vars.insert(key.to_string(), value.to_string());
+    }
+    Config::from_source(&move |name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+pub async fn fresh_backend() -> Backend {
+    match std::env::var("MANA_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            let (store, _) = mana_store_postgres::testing::fresh_database(8)
+                .await
+                .expect("test PostgreSQL");
+            Backend::Postgres(store)
+        }
+        _ => {
+            let dir = std::env::temp_dir().join("mana-core-auth-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}/{}.db", dir.display(), uuid::Uuid::new_v4());
+            let backend = Backend::open(&url, 8).await.unwrap();
+            backend.migrate().await.unwrap();
+            backend
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[], None).await
+    }
+
+    /// With configuration overrides and, optionally, a specific key ring.
+    pub async fn spawn_with(overrides: &[(&str, &str)], keys: Option<KeyRing>) -> Self {
+        let config = test_config(overrides);
+        let keys = keys.unwrap_or_else(|| {
+            let now = chrono::Utc::now().timestamp();
+            KeyRing::new(vec![test_key(config.jwt_algorithm, "test-key", now)]).unwrap()
+        });
+        let clock = Arc::new(ManualClock::starting_now());
+        let state = build_state(&config, fresh_backend().await, keys, clock.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            serve(listener, serving, async {
+                let _ = signal.await;
+            })
+            .await
+            .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .user_agent("mana-tests/1.0")
+            .build()
+            .unwrap();
+        TestApp {
+            base,
+            http,
+            clock,
+            state,
+            _shutdown: shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.http
+            .post(self.api(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/auth/register",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/auth/login",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/auth/refresh", json!({ "refreshToken": refresh_token }))
+            .await
+    }
+
+    pub async fn validate(&self, token: &str) -> Value {
+        let response = self.post("/auth/validate", json!({ "token": token })).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn logout_with_bearer(&self, access_token: &str) -> Response {
+        self.http
+            .post(self.api("/auth/logout"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers `email` and logs in.
+    pub async fn signed_in(&self, email: &str) -> TokenResponse {
+        assert_eq!(
+            self.register(email, PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// Asserts the envelope of an error response and returns it.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> ErrorBody {
+    assert_eq!(response.status(), status, "status");
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: ErrorBody = response.json().await.expect("error body is the envelope");
+    assert_eq!(body.status_code, status.as_u16());
+    assert_eq!(body.code, code);
+    assert_eq!(
+        body.request_id, header_id,
+        "the body names the request's id"
+    );
+    assert!(!body.message.is_empty());
+    body
+}

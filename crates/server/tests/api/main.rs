@@ -1,0 +1,13 @@
+//! HTTP tests: each starts the real server on port 0 and talks to it over HTTP.
+
+mod common;
+
+mod concurrency;
+mod discovery;
+mod errors;
+mod login;
+mod logout;
+mod refresh;
+mod register;
+mod token_attacks;
+mod validate;
