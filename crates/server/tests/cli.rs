@@ -1,0 +1,228 @@
+//! The binary as an operator meets it: each test runs `mana-core-auth` in an empty directory
+//! with a clean environment.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mana-core-auth");
+
+fn empty_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mana-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied());
+    command
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let output = run(&empty_dir(), &["--help"], &[]);
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for subcommand in ["serve", "migrate", "keys", "healthcheck"] {
+        assert!(
+            help.contains(subcommand),
+            "{subcommand} missing from:\n{help}"
+        );
+    }
+    let keys_help = text(&run(&empty_dir(), &["keys", "generate", "--help"], &[]).stdout);
+    assert!(keys_help.contains("0600"), "{keys_help}");
+}
+
+#[test]
+fn keys_generate_writes_a_private_key_only_its_owner_can_read() {
+    let dir = empty_dir();
+    let output = run(
+        &dir,
+        &["keys", "generate", "--dir", "keys", "--algorithm", "EdDSA"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let files: Vec<_> = std::fs::read_dir(dir.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let pem = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(
+        !text(&output.stdout).contains("PRIVATE"),
+        "key material is never printed"
+    );
+
+    // KEYS_DIR is the default directory.
+    let output = run(&dir, &["keys", "generate"], &[("KEYS_DIR", "from-env")]);
+    assert!(output.status.success());
+    assert_eq!(std::fs::read_dir(dir.join("from-env")).unwrap().count(), 1);
+}
+
+#[test]
+fn a_bad_database_url_is_named_without_a_panic_or_its_password() {
+    let output = run(
+        &empty_dir(),
+        &["serve"],
+        &[("DATABASE_URL", "mysql://root:hunter2@db/mana")],
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named() {
+    let port = free_port().to_string();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/nothing");
+    let output = run(
+        &empty_dir(),
+        &["migrate"],
+        &[("DATABASE_URL", url.as_str())],
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL: cannot connect to PostgreSQL"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unusable_key_file_is_named() {
+    let dir = empty_dir();
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("keys/1700000000-bad.pem"), "not a key").unwrap();
+    let output = run(
+        &dir,
+        &["serve"],
+        &[("KEYS_DIR", "keys"), ("LISTEN_ADDR", "127.0.0.1:0")],
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("KEYS_DIR"), "{stderr}");
+    assert!(stderr.contains("1700000000-bad.pem"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_signing_key() {
+    let output = run(
+        &empty_dir(),
+        &["serve"],
+        &[
+            ("ENVIRONMENT", "production"),
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("KEYS_DIR") && stderr.contains("keys generate"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_prepares_a_fresh_database() {
+    let dir = empty_dir();
+    let output = run(&dir, &["migrate"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("migrations applied (sqlite)"));
+    assert!(dir.join("data/mana.db").exists());
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let output = run(&empty_dir(), &["healthcheck", "--url", &url], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("no answer"));
+}
+
+/// `serve` with no configuration at all: SQLite under ./data, a development key with a loud
+/// warning, migrations applied; `healthcheck` sees it; SIGTERM stops it cleanly.
+#[test]
+fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
+    let dir = empty_dir();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut server = command(
+        &dir,
+        &["serve"],
+        &[("LISTEN_ADDR", listen.as_str()), ("BCRYPT_COST", "4")],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let healthy = loop {
+        let check = run(&dir, &["healthcheck"], &[("LISTEN_ADDR", listen.as_str())]);
+        if check.status.success() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SIGTERM, as a container runtime sends it.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let status = server.wait().unwrap();
+    let mut logs = String::new();
+    use std::io::Read;
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+
+    assert!(healthy, "the server never answered /health:\n{logs}");
+    assert!(status.success(), "graceful shutdown exits 0:\n{logs}");
+    assert!(dir.join("data/mana.db").exists());
+    let keys: Vec<_> = std::fs::read_dir(dir.join("data/keys")).unwrap().collect();
+    assert_eq!(keys.len(), 1, "one development key");
+    assert!(logs.contains("DEVELOPMENT SIGNING KEY"), "{logs}");
+}
