@@ -58,10 +58,7 @@ mod tests {
 
     #[test]
     fn sha256_matches_the_known_answer() {
-        assert_eq!(
-            hex_encode(&sha256(b"abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex_encode(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

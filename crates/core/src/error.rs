@@ -23,6 +23,12 @@ pub enum Error {
     InvalidRefreshToken,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
+    /// The three buckets together cannot cover the amount; nothing moved.
+    #[error("insufficient credits")]
+    InsufficientCredits,
+    /// An idempotency key was used before for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
     /// A write lost too many optimistic-locking races in a row.
     #[error("the resource was changed concurrently; retry the request")]
     Conflict,

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod credits;
 pub mod crypto;
 pub mod email;
 pub mod error;

@@ -91,8 +91,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
         let algorithm = self.algorithm;
         let password = password.clone();
-        self.run_blocking(move || hash_with(algorithm, password.expose()))
-            .await
+        self.run_blocking(move || hash_with(algorithm, password.expose())).await
     }
 
     /// Whether `candidate` is the password behind `stored`. A malformed stored hash is an
@@ -100,8 +99,7 @@ impl PasswordHasher {
     pub async fn verify(&self, candidate: &str, stored: &str) -> anyhow::Result<bool> {
         let candidate = candidate.to_owned();
         let stored = stored.to_owned();
-        self.run_blocking(move || verify_with(&candidate, &stored))
-            .await
+        self.run_blocking(move || verify_with(&candidate, &stored)).await
     }
 
     /// Spends the time of a real verification and answers nothing, so that an unknown email
@@ -126,16 +124,12 @@ impl PasswordHasher {
     /// configured ones, and should be replaced at the next successful login.
     pub fn needs_rehash(&self, stored: &str) -> bool {
         match self.algorithm {
-            HashAlgorithm::Bcrypt { cost } => {
-                bcrypt_cost(stored).is_none_or(|stored_cost| stored_cost < cost)
-            }
+            HashAlgorithm::Bcrypt { cost } => bcrypt_cost(stored).is_none_or(|stored_cost| stored_cost < cost),
             HashAlgorithm::Argon2id => match PasswordHash::new(stored) {
                 Ok(hash) if hash.algorithm.as_str() == "argon2id" => {
                     let wanted = Params::default();
                     let get = |name: &str| hash.params.get_decimal(name).unwrap_or(0);
-                    get("m") < wanted.m_cost()
-                        || get("t") < wanted.t_cost()
-                        || get("p") < wanted.p_cost()
+                    get("m") < wanted.m_cost() || get("t") < wanted.t_cost() || get("p") < wanted.p_cost()
                 }
                 _ => true,
             },
@@ -146,14 +140,8 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .context("password hasher closed")?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .context("password hashing task failed")?
+        let _permit = self.permits.acquire().await.context("password hasher closed")?;
+        tokio::task::spawn_blocking(work).await.context("password hashing task failed")?
     }
 }
 
@@ -165,8 +153,7 @@ fn hash_with(algorithm: HashAlgorithm, password: &str) -> anyhow::Result<String>
         }
         HashAlgorithm::Bcrypt { cost } => bcrypt::hash(password, cost).context("bcrypt failed"),
         HashAlgorithm::Argon2id => {
-            let salt = SaltString::encode_b64(&random_bytes::<16>())
-                .map_err(|e| anyhow!("argon2 salt: {e}"))?;
+            let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| anyhow!("argon2 salt: {e}"))?;
             Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
                 .map(|hash| hash.to_string())
@@ -177,25 +164,20 @@ fn hash_with(algorithm: HashAlgorithm, password: &str) -> anyhow::Result<String>
 
 fn verify_with(candidate: &str, stored: &str) -> anyhow::Result<bool> {
     if let Some(bcrypt_hash) = stored.strip_prefix(PREHASHED_PREFIX) {
-        return bcrypt::verify(prehash(candidate), bcrypt_hash)
-            .context("stored bcrypt hash is malformed");
+        return bcrypt::verify(prehash(candidate), bcrypt_hash).context("stored bcrypt hash is malformed");
     }
     if stored.starts_with("$2") {
         // A long candidate can never match a plain bcrypt hash of ours (long passwords are
         // stored pre-hashed); refusing it here keeps bcrypt from truncating it into a match.
         if candidate.len() > BCRYPT_MAX_BYTES {
-            bcrypt::verify(prehash(candidate), stored)
-                .context("stored bcrypt hash is malformed")?;
+            bcrypt::verify(prehash(candidate), stored).context("stored bcrypt hash is malformed")?;
             return Ok(false);
         }
         return bcrypt::verify(candidate, stored).context("stored bcrypt hash is malformed");
     }
     if stored.starts_with("$argon2") {
-        let parsed = PasswordHash::new(stored)
-            .map_err(|e| anyhow!("stored argon2 hash is malformed: {e}"))?;
-        return Ok(Argon2::default()
-            .verify_password(candidate.as_bytes(), &parsed)
-            .is_ok());
+        let parsed = PasswordHash::new(stored).map_err(|e| anyhow!("stored argon2 hash is malformed: {e}"))?;
+        return Ok(Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok());
     }
     Err(anyhow!("stored password hash has an unknown format"))
 }
@@ -228,19 +210,13 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        assert_eq!(
-            format!("{:?}", Password::parse("hunter2hunter2").unwrap()),
-            "Password(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Password::parse("hunter2hunter2").unwrap()), "Password(<redacted>)");
     }
 
     #[tokio::test]
     async fn bcrypt_hash_verifies_only_the_right_password() {
         let hasher = fast_bcrypt();
-        let hash = hasher
-            .hash(&Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
+        let hash = hasher.hash(&Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
         assert!(hasher.verify("correct horse", &hash).await.unwrap());
         assert!(!hasher.verify("correct horsf", &hash).await.unwrap());
@@ -254,12 +230,7 @@ mod tests {
         assert!(hash.starts_with(PREHASHED_PREFIX));
         assert!(hasher.verify(&long, &hash).await.unwrap());
         // Same first 72 bytes, different ending: must not match.
-        assert!(
-            !hasher
-                .verify(&("x".repeat(72) + "tail-two"), &hash)
-                .await
-                .unwrap()
-        );
+        assert!(!hasher.verify(&("x".repeat(72) + "tail-two"), &hash).await.unwrap());
         // Nor must the 72-byte prefix alone, nor the pre-hash itself.
         assert!(!hasher.verify(&"x".repeat(72), &hash).await.unwrap());
         assert!(!hasher.verify(&prehash(&long), &hash).await.unwrap());
@@ -269,26 +240,15 @@ mod tests {
     async fn a_long_candidate_never_matches_a_plain_hash_by_truncation() {
         let hasher = fast_bcrypt();
         let exactly_72 = "y".repeat(72);
-        let hash = hasher
-            .hash(&Password::parse(&exactly_72).unwrap())
-            .await
-            .unwrap();
+        let hash = hasher.hash(&Password::parse(&exactly_72).unwrap()).await.unwrap();
         assert!(hasher.verify(&exactly_72, &hash).await.unwrap());
-        assert!(
-            !hasher
-                .verify(&(exactly_72.clone() + "more"), &hash)
-                .await
-                .unwrap()
-        );
+        assert!(!hasher.verify(&(exactly_72.clone() + "more"), &hash).await.unwrap());
     }
 
     #[tokio::test]
     async fn argon2id_hashes_verify_and_either_algorithm_reads_both() {
         let argon = PasswordHasher::new(HashAlgorithm::Argon2id, 1);
-        let hash = argon
-            .hash(&Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
+        let hash = argon.hash(&Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(argon.verify("correct horse", &hash).await.unwrap());
         assert!(fast_bcrypt().verify("correct horse", &hash).await.unwrap());
@@ -297,18 +257,12 @@ mod tests {
 
     #[tokio::test]
     async fn rehash_is_wanted_after_a_cost_or_algorithm_change() {
-        let weak = fast_bcrypt()
-            .hash(&Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
+        let weak = fast_bcrypt().hash(&Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(!fast_bcrypt().needs_rehash(&weak));
         assert!(PasswordHasher::new(HashAlgorithm::Bcrypt { cost: 5 }, 1).needs_rehash(&weak));
         assert!(PasswordHasher::new(HashAlgorithm::Argon2id, 1).needs_rehash(&weak));
         let argon = PasswordHasher::new(HashAlgorithm::Argon2id, 1);
-        let strong = argon
-            .hash(&Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
+        let strong = argon.hash(&Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(!argon.needs_rehash(&strong));
         assert!(fast_bcrypt().needs_rehash(&strong));
     }
@@ -316,19 +270,11 @@ mod tests {
     #[tokio::test]
     async fn malformed_stored_hashes_are_errors_not_mismatches() {
         assert!(fast_bcrypt().verify("anything", "plaintext").await.is_err());
-        assert!(
-            fast_bcrypt()
-                .verify("anything", "$2b$04$broken")
-                .await
-                .is_err()
-        );
+        assert!(fast_bcrypt().verify("anything", "$2b$04$broken").await.is_err());
     }
 
     #[tokio::test]
     async fn dummy_verification_completes() {
-        fast_bcrypt()
-            .verify_against_dummy("whatever")
-            .await
-            .unwrap();
+        fast_bcrypt().verify_against_dummy("whatever").await.unwrap();
     }
 }

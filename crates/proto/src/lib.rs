@@ -8,7 +8,9 @@
 //! it and decode each other's messages exactly.
 
 mod auth;
+mod credits;
 mod error;
 
 pub use auth::*;
+pub use credits::*;
 pub use error::*;

@@ -28,12 +28,7 @@ use crate::storage::Backend;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn build_state(
-    config: &Config,
-    backend: Backend,
-    keys: KeyRing,
-    clock: Arc<dyn Clock>,
-) -> AppState {
+pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<dyn Clock>) -> AppState {
     let tokens = AccessTokens::new(
         keys,
         AccessTokenSettings {
@@ -43,10 +38,7 @@ pub fn build_state(
             leeway: config.jwt_leeway,
         },
     );
-    let sessions = SessionSettings {
-        refresh_ttl: config.refresh_token_ttl,
-        reuse_grace: config.refresh_reuse_grace,
-    };
+    let sessions = SessionSettings { refresh_ttl: config.refresh_token_ttl, reuse_grace: config.refresh_reuse_grace };
     let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
     let auth = AuthService::new(backend.store(), clock, passwords, tokens, sessions);
     AppState::new(auth, backend, &config.public_url)
@@ -62,22 +54,15 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(request_id::assign))
                 .layer(middleware::from_fn(envelope_stray_errors))
                 .layer(CatchPanicLayer::new())
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(request_span)
-                        .on_request(())
-                        .on_response(
-                            |response: &axum::response::Response,
-                             latency: Duration,
-                             _span: &Span| {
-                                tracing::info!(
-                                    status = response.status().as_u16(),
-                                    latency_ms = latency.as_secs_f64() * 1e3,
-                                    "request"
-                                );
-                            },
-                        ),
-                ),
+                .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
+                    |response: &axum::response::Response, latency: Duration, _span: &Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1e3,
+                            "request"
+                        );
+                    },
+                )),
         )
         .with_state(state)
 }
@@ -85,16 +70,8 @@ pub fn router(state: AppState) -> Router {
 /// The span of one request: method, route template (never the raw URI, which could carry
 /// secrets in a query string) and request id. Headers are never recorded.
 fn request_span(request: &Request) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str)
-        .unwrap_or("unmatched");
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.as_str())
-        .unwrap_or("unknown");
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+    let id = request.extensions().get::<RequestId>().map(|id| id.0.as_str()).unwrap_or("unknown");
     tracing::info_span!("http", method = %request.method(), route, request_id = id)
 }
 
@@ -105,7 +82,5 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -17,11 +17,7 @@ use crate::logging;
 use crate::storage::Backend;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "mana-core-auth",
-    version,
-    about = "Authentication and credits for a family of apps."
-)]
+#[command(name = "mana-core-auth", version, about = "Authentication and credits for a family of apps.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -73,9 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { no_migrate } => serve_command(no_migrate).await,
         Command::Migrate => migrate_command().await,
-        Command::Keys {
-            command: KeysCommand::Generate { dir, algorithm },
-        } => keys_generate(dir, algorithm),
+        Command::Keys { command: KeysCommand::Generate { dir, algorithm } } => keys_generate(dir, algorithm),
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
     }
 }
@@ -97,10 +91,7 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
     let passwords = state.auth().passwords().clone();
     tokio::spawn(async move {
         if let Err(error) = passwords.warm_up().await {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "could not prepare the dummy password hash"
-            );
+            tracing::warn!(error = format!("{error:#}"), "could not prepare the dummy password hash");
         }
     });
     let listener = TcpListener::bind(config.listen_addr)
@@ -112,9 +103,7 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         signing_key = state.auth().tokens().keys().signing_key().kid(),
         "mana-core-auth is listening"
     );
-    serve(listener, state, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
     tracing::info!("shut down");
     Ok(())
 }
@@ -168,18 +157,12 @@ fn keys_generate(dir: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Res
     let config = load_config()?;
     let dir = dir.unwrap_or(config.keys_dir);
     let algorithm = match algorithm {
-        Some(name) => KeyAlgorithm::parse(&name).with_context(|| {
-            format!("--algorithm: unknown algorithm {name:?} (use RS256, ES256 or EdDSA)")
-        })?,
+        Some(name) => KeyAlgorithm::parse(&name)
+            .with_context(|| format!("--algorithm: unknown algorithm {name:?} (use RS256, ES256 or EdDSA)"))?,
         None => config.jwt_algorithm,
     };
     let (key, path) = generate_key(&dir, algorithm, chrono::Utc::now().timestamp())?;
-    println!(
-        "created {} key {} at {}",
-        algorithm.jwt_name(),
-        key.kid(),
-        path.display()
-    );
+    println!("created {} key {} at {}", algorithm.jwt_name(), key.kid(), path.display());
     Ok(())
 }
 
@@ -189,26 +172,14 @@ async fn healthcheck(url: Option<String>, timeout: u64) -> anyhow::Result<()> {
         None => {
             let listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
             // A wildcard listen address is reached through loopback.
-            let listen = listen
-                .replace("0.0.0.0", "127.0.0.1")
-                .replace("[::]", "[::1]");
+            let listen = listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
             format!("http://{listen}")
         }
     };
     let url = format!("{}/health", base.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(timeout))
-        .build()?;
-    let response = client
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("no answer from {url}"))?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "{url} answered {}",
-        response.status()
-    );
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(timeout)).build()?;
+    let response = client.get(&url).send().await.with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
     println!("healthy: {url}");
     Ok(())
 }

@@ -81,21 +81,14 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn raw(&self, name: &str) -> Option<String> {
-        (self.get)(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
+        (self.get)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
     }
 
     fn string(&self, name: &str, default: &str) -> String {
         self.raw(name).unwrap_or_else(|| default.to_owned())
     }
 
-    fn parsed<T>(
-        &mut self,
-        name: &str,
-        default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> T {
+    fn parsed<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
         match self.raw(name) {
             None => default,
             Some(value) => parse(&value).unwrap_or_else(|problem| {
@@ -108,19 +101,15 @@ impl Reader<'_> {
     fn integer(&mut self, name: &str, default: i64, min: i64, max: i64) -> i64 {
         self.parsed(name, default, |value| match value.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "must be a whole number from {min} to {max} (got {value:?})"
-            )),
+            _ => Err(format!("must be a whole number from {min} to {max} (got {value:?})")),
         })
     }
 
     fn boolean(&mut self, name: &str, default: bool) -> bool {
-        self.parsed(name, default, |value| {
-            match value.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => Ok(true),
-                "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(format!("must be true or false (got {value:?})")),
-            }
+        self.parsed(name, default, |value| match value.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(format!("must be true or false (got {value:?})")),
         })
     }
 
@@ -137,10 +126,7 @@ impl Config {
     }
 
     pub fn from_source(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
-        let mut r = Reader {
-            get,
-            problems: Vec::new(),
-        };
+        let mut r = Reader { get, problems: Vec::new() };
         let environment = r.parsed("ENVIRONMENT", Environment::Development, |v| match v {
             "development" => Ok(Environment::Development),
             "production" => Ok(Environment::Production),
@@ -152,18 +138,11 @@ impl Config {
             || database_url.starts_with("postgresql://"))
         {
             // The value itself is not echoed: it may contain a password.
-            r.problems
-                .push("DATABASE_URL: must start with sqlite:, postgres:// or postgresql://".into());
+            r.problems.push("DATABASE_URL: must start with sqlite:, postgres:// or postgresql://".into());
         }
-        let listen_addr = r.parsed(
-            "LISTEN_ADDR",
-            SocketAddr::from(([127, 0, 0, 1], 3001)),
-            |v| {
-                v.parse().map_err(|_| {
-                    format!("must be an address and port such as 127.0.0.1:3001 (got {v:?})")
-                })
-            },
-        );
+        let listen_addr = r.parsed("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 3001)), |v| {
+            v.parse().map_err(|_| format!("must be an address and port such as 127.0.0.1:3001 (got {v:?})"))
+        });
         let default_public_url = format!("http://{listen_addr}");
         let public_url = r.parsed("PUBLIC_URL", default_public_url.clone(), |v| {
             if v.starts_with("http://") || v.starts_with("https://") {
@@ -175,8 +154,7 @@ impl Config {
         let jwt_issuer = r.string("JWT_ISSUER", &public_url);
         let jwt_audience = r.string("JWT_AUDIENCE", "mana");
         let jwt_algorithm = r.parsed("JWT_ALGORITHM", KeyAlgorithm::Rs256, |v| {
-            KeyAlgorithm::parse(v)
-                .ok_or_else(|| format!("must be RS256, ES256 or EdDSA (got {v:?})"))
+            KeyAlgorithm::parse(v).ok_or_else(|| format!("must be RS256, ES256 or EdDSA (got {v:?})"))
         });
         let password_algorithm = r.string("PASSWORD_HASH_ALGORITHM", "bcrypt");
         let bcrypt_cost = r.integer("BCRYPT_COST", 12, 4, 31) as u32;
@@ -184,15 +162,11 @@ impl Config {
             "bcrypt" => HashAlgorithm::Bcrypt { cost: bcrypt_cost },
             "argon2id" => HashAlgorithm::Argon2id,
             other => {
-                r.problems.push(format!(
-                    "PASSWORD_HASH_ALGORITHM: must be bcrypt or argon2id (got {other:?})"
-                ));
+                r.problems.push(format!("PASSWORD_HASH_ALGORITHM: must be bcrypt or argon2id (got {other:?})"));
                 HashAlgorithm::Bcrypt { cost: bcrypt_cost }
             }
         };
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get() as i64)
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(2);
         let default_log_format = match environment {
             Environment::Development => LogFormat::Text,
             Environment::Production => LogFormat::Json,
@@ -211,8 +185,7 @@ impl Config {
             refresh_token_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 604_800, 3_600, 31_536_000),
             refresh_reuse_grace: r.seconds("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
             password_hash,
-            password_hash_concurrency: r.integer("PASSWORD_HASH_CONCURRENCY", cores, 1, 1024)
-                as usize,
+            password_hash_concurrency: r.integer("PASSWORD_HASH_CONCURRENCY", cores, 1, 1024) as usize,
             log_format: r.parsed("LOG_FORMAT", default_log_format, |v| match v {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),
@@ -222,11 +195,7 @@ impl Config {
             public_url,
             database_url,
         };
-        if r.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(r.problems))
-        }
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
     }
 }
 
@@ -237,10 +206,7 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_source(&move |name| vars.get(name).cloned())
     }
 
@@ -269,18 +235,10 @@ mod tests {
         ])
         .unwrap_err();
         let text = errors.to_string();
-        for variable in [
-            "DATABASE_URL",
-            "BCRYPT_COST",
-            "LISTEN_ADDR",
-            "JWT_ALGORITHM",
-        ] {
+        for variable in ["DATABASE_URL", "BCRYPT_COST", "LISTEN_ADDR", "JWT_ALGORITHM"] {
             assert!(text.contains(variable), "{variable} missing from {text}");
         }
-        assert!(
-            !text.contains("hunter2"),
-            "a database password must never be echoed"
-        );
+        assert!(!text.contains("hunter2"), "a database password must never be echoed");
     }
 
     #[test]

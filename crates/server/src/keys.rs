@@ -13,10 +13,7 @@ use mana_core::tokens::{KeyAlgorithm, KeyRing, SigningKey, new_key_id};
 pub fn load_key_ring(dir: &Path) -> anyhow::Result<KeyRing> {
     let keys = read_keys(dir)?;
     if keys.is_empty() {
-        bail!(
-            "KEYS_DIR: {} contains no signing key; create one with `mana-core-auth keys generate`",
-            dir.display()
-        );
+        bail!("KEYS_DIR: {} contains no signing key; create one with `mana-core-auth keys generate`", dir.display());
     }
     KeyRing::new(keys).with_context(|| format!("KEYS_DIR: {}", dir.display()))
 }
@@ -29,9 +26,7 @@ pub fn read_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
     };
     let mut keys = Vec::new();
     for entry in entries {
-        let path = entry
-            .with_context(|| format!("KEYS_DIR: cannot list {}", dir.display()))?
-            .path();
+        let path = entry.with_context(|| format!("KEYS_DIR: cannot list {}", dir.display()))?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("pem") {
             continue;
         }
@@ -41,19 +36,12 @@ pub fn read_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
 }
 
 fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let kid = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned();
+    let kid = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
     let pem = fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("KEYS_DIR: cannot read key file {}: {e}", path.display()))?;
     let created_at = match kid.split('-').next().and_then(|t| t.parse::<i64>().ok()) {
         Some(seconds) => seconds,
-        None => fs::metadata(path)?
-            .modified()?
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs() as i64,
+        None => fs::metadata(path)?.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64,
     };
     SigningKey::from_pkcs8_pem(kid, created_at, &pem)
         .map_err(|e| anyhow::anyhow!("KEYS_DIR: key file {} is not usable: {e}", path.display()))
@@ -61,14 +49,9 @@ fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// Writes a new key pair's private key to `dir/<kid>.pem` with mode 0600 (the directory is
 /// created with mode 0700 if missing) and returns the key and the file's path.
-pub fn generate_key(
-    dir: &Path,
-    algorithm: KeyAlgorithm,
-    now: i64,
-) -> anyhow::Result<(SigningKey, PathBuf)> {
+pub fn generate_key(dir: &Path, algorithm: KeyAlgorithm, now: i64) -> anyhow::Result<(SigningKey, PathBuf)> {
     if !dir.exists() {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("KEYS_DIR: cannot create {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("KEYS_DIR: cannot create {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     let (key, pem) = SigningKey::generate(algorithm, new_key_id(now), now)?;
@@ -99,10 +82,7 @@ mod tests {
         let dir = temp_dir();
         let (old, old_path) = generate_key(&dir, KeyAlgorithm::EdDsa, 1_000).unwrap();
         let (new, _) = generate_key(&dir, KeyAlgorithm::Rs256, 2_000).unwrap();
-        assert_eq!(
-            fs::metadata(&old_path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&old_path).unwrap().permissions().mode() & 0o777, 0o600);
 
         let ring = load_key_ring(&dir).unwrap();
         assert_eq!(ring.signing_key().kid(), new.kid());
@@ -111,9 +91,7 @@ mod tests {
 
     #[test]
     fn an_empty_or_missing_directory_is_a_clear_error() {
-        let error = load_key_ring(&temp_dir().join("missing"))
-            .unwrap_err()
-            .to_string();
+        let error = load_key_ring(&temp_dir().join("missing")).unwrap_err().to_string();
         assert!(error.starts_with("KEYS_DIR:"), "{error}");
         assert!(error.contains("keys generate"), "{error}");
     }

@@ -31,11 +31,7 @@ impl AppState {
             response_types_supported: vec!["token".into()],
             subject_types_supported: vec!["public".into()],
         };
-        Self(Arc::new(Inner {
-            auth,
-            backend,
-            discovery,
-        }))
+        Self(Arc::new(Inner { auth, backend, discovery }))
     }
 
     pub fn auth(&self) -> &AuthService {

@@ -34,10 +34,7 @@ impl Backend {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Backend::Sqlite(store) => store.migrate().await.context("applying SQLite migrations"),
-            Backend::Postgres(store) => store
-                .migrate()
-                .await
-                .context("applying PostgreSQL migrations"),
+            Backend::Postgres(store) => store.migrate().await.context("applying PostgreSQL migrations"),
         }
     }
 
@@ -63,16 +60,9 @@ fn create_parent_dir(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path.starts_with(":memory:") {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).with_context(|| {
-            format!(
-                "DATABASE_URL: cannot create the directory {}",
-                parent.display()
-            )
-        })?;
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("DATABASE_URL: cannot create the directory {}", parent.display()))?;
     }
     Ok(())
 }

@@ -16,11 +16,7 @@ fn empty_dir() -> PathBuf {
 
 fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().copied());
+    command.args(args).current_dir(dir).env_clear().envs(env.iter().copied());
     command
 }
 
@@ -33,11 +29,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -46,10 +38,7 @@ fn help_explains_every_subcommand() {
     assert!(output.status.success());
     let help = text(&output.stdout);
     for subcommand in ["serve", "migrate", "keys", "healthcheck"] {
-        assert!(
-            help.contains(subcommand),
-            "{subcommand} missing from:\n{help}"
-        );
+        assert!(help.contains(subcommand), "{subcommand} missing from:\n{help}");
     }
     let keys_help = text(&run(&empty_dir(), &["keys", "generate", "--help"], &[]).stdout);
     assert!(keys_help.contains("0600"), "{keys_help}");
@@ -58,27 +47,14 @@ fn help_explains_every_subcommand() {
 #[test]
 fn keys_generate_writes_a_private_key_only_its_owner_can_read() {
     let dir = empty_dir();
-    let output = run(
-        &dir,
-        &["keys", "generate", "--dir", "keys", "--algorithm", "EdDSA"],
-        &[],
-    );
+    let output = run(&dir, &["keys", "generate", "--dir", "keys", "--algorithm", "EdDSA"], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let files: Vec<_> = std::fs::read_dir(dir.join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files: Vec<_> = std::fs::read_dir(dir.join("keys")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1);
-    assert_eq!(
-        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
     let pem = std::fs::read_to_string(&files[0]).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-    assert!(
-        !text(&output.stdout).contains("PRIVATE"),
-        "key material is never printed"
-    );
+    assert!(!text(&output.stdout).contains("PRIVATE"), "key material is never printed");
 
     // KEYS_DIR is the default directory.
     let output = run(&dir, &["keys", "generate"], &[("KEYS_DIR", "from-env")]);
@@ -88,36 +64,22 @@ fn keys_generate_writes_a_private_key_only_its_owner_can_read() {
 
 #[test]
 fn a_bad_database_url_is_named_without_a_panic_or_its_password() {
-    let output = run(
-        &empty_dir(),
-        &["serve"],
-        &[("DATABASE_URL", "mysql://root:hunter2@db/mana")],
-    );
+    let output = run(&empty_dir(), &["serve"], &[("DATABASE_URL", "mysql://root:hunter2@db/mana")]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
 }
 
 #[test]
 fn an_unreachable_database_is_named() {
     let port = free_port().to_string();
     let url = format!("postgres://postgres@127.0.0.1:{port}/nothing");
-    let output = run(
-        &empty_dir(),
-        &["migrate"],
-        &[("DATABASE_URL", url.as_str())],
-    );
+    let output = run(&empty_dir(), &["migrate"], &[("DATABASE_URL", url.as_str())]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("DATABASE_URL: cannot connect to PostgreSQL"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("DATABASE_URL: cannot connect to PostgreSQL"), "{stderr}");
 }
 
 #[test]
@@ -125,11 +87,7 @@ fn an_unusable_key_file_is_named() {
     let dir = empty_dir();
     std::fs::create_dir_all(dir.join("keys")).unwrap();
     std::fs::write(dir.join("keys/1700000000-bad.pem"), "not a key").unwrap();
-    let output = run(
-        &dir,
-        &["serve"],
-        &[("KEYS_DIR", "keys"), ("LISTEN_ADDR", "127.0.0.1:0")],
-    );
+    let output = run(&dir, &["serve"], &[("KEYS_DIR", "keys"), ("LISTEN_ADDR", "127.0.0.1:0")]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
     assert!(stderr.contains("KEYS_DIR"), "{stderr}");
@@ -138,20 +96,10 @@ fn an_unusable_key_file_is_named() {
 
 #[test]
 fn production_refuses_to_start_without_a_signing_key() {
-    let output = run(
-        &empty_dir(),
-        &["serve"],
-        &[
-            ("ENVIRONMENT", "production"),
-            ("LISTEN_ADDR", "127.0.0.1:0"),
-        ],
-    );
+    let output = run(&empty_dir(), &["serve"], &[("ENVIRONMENT", "production"), ("LISTEN_ADDR", "127.0.0.1:0")]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("KEYS_DIR") && stderr.contains("keys generate"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("KEYS_DIR") && stderr.contains("keys generate"), "{stderr}");
 }
 
 #[test]
@@ -177,15 +125,11 @@ fn healthcheck_fails_when_nothing_answers() {
 fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
     let dir = empty_dir();
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut server = command(
-        &dir,
-        &["serve"],
-        &[("LISTEN_ADDR", listen.as_str()), ("BCRYPT_COST", "4")],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut server = command(&dir, &["serve"], &[("LISTEN_ADDR", listen.as_str()), ("BCRYPT_COST", "4")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let healthy = loop {
@@ -199,25 +143,12 @@ fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     // SIGTERM, as a container runtime sends it.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
     let status = server.wait().unwrap();
     let mut logs = String::new();
     use std::io::Read;
-    server
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    server.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
 
     assert!(healthy, "the server never answered /health:\n{logs}");
     assert!(status.success(), "graceful shutdown exits 0:\n{logs}");

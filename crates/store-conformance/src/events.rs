@@ -6,10 +6,7 @@ use crate::{SharedStore, create_user, t0};
 
 pub async fn security_events_round_trip_newest_first(store: SharedStore) {
     let user = create_user(&store, "audit@example.com").await;
-    let client = ClientInfo {
-        ip: Some("203.0.113.9".into()),
-        user_agent: Some("curl/8".into()),
-    };
+    let client = ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some("curl/8".into()) };
     for (minutes, kind) in SecurityEventKind::ALL.into_iter().enumerate() {
         let event = NewSecurityEvent {
             user_id: Some(user.id),
@@ -38,14 +35,8 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
     let newest = &events[0];
     assert_eq!(newest.user_id, Some(user.id));
     assert_eq!(newest.client, client);
-    assert_eq!(
-        newest.details,
-        json!({ "n": SecurityEventKind::ALL.len() - 1 })
-    );
-    assert_eq!(
-        newest.at,
-        t0() + Duration::minutes(SecurityEventKind::ALL.len() as i64 - 1)
-    );
+    assert_eq!(newest.details, json!({ "n": SecurityEventKind::ALL.len() - 1 }));
+    assert_eq!(newest.at, t0() + Duration::minutes(SecurityEventKind::ALL.len() as i64 - 1));
     assert_eq!(store.security_events(user.id, 2).await.unwrap().len(), 2);
 }
 

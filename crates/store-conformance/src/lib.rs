@@ -1,17 +1,22 @@
 //! The storage conformance suite: every behaviour the domain relies on, written once and run
 //! against each backend by [`conformance_suite!`].
 
+mod credits;
 mod events;
+mod ledger_model;
 mod sessions;
 mod users;
 
+pub use credits::*;
 pub use events::*;
+pub use ledger_model::*;
 pub use sessions::*;
 pub use users::*;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use mana_core::credits::{CreditPolicy, Movements};
 use mana_core::email::Email;
 use mana_core::ids::{Role, SessionId, UserId};
 use mana_core::store::{ClientInfo, NewSession, NewUser, Store, User};
@@ -37,7 +42,22 @@ macro_rules! conformance_suite {
             concurrent_rotations_apply_exactly_once,
             security_events_round_trip_newest_first,
             ping_answers,
+            registration_opens_the_credit_account,
+            spending_takes_daily_then_free_then_paid,
+            an_overdraw_moves_nothing,
+            the_daily_allowance_resets_lazily_once_per_period,
+            a_repeated_idempotency_key_replays_the_first_answer,
+            idempotency_keys_are_scoped_to_their_user,
+            two_hundred_concurrent_spends_never_overdraw,
+            concurrent_requests_with_one_key_move_credits_once,
+            concurrent_first_requests_after_the_period_reset_once,
+            transactions_are_listed_newest_first_with_paging,
+            packages_are_seeded_and_purchases_start_empty,
         );
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn random_operation_sequences_match_the_model() {
+            $crate::random_operation_sequences_match_the_model(|| Box::pin($factory())).await;
+        }
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -57,13 +77,22 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn new_user(email: &str) -> NewUser {
+    new_user_with(email, &CreditPolicy::default(), t0())
+}
+
+/// A user whose credit account opens under `policy` at `now`.
+pub fn new_user_with(email: &str, policy: &CreditPolicy, now: DateTime<Utc>) -> NewUser {
+    let id = UserId::generate();
+    let (opening_balance, opening_transactions) = Movements::open_account(id, policy, now).unwrap().into_parts();
     NewUser {
-        id: UserId::generate(),
+        id,
         email: Email::parse(email).unwrap(),
         name: Some("Test User".into()),
         role: Role::User,
         password_hash: "$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into(),
-        created_at: t0(),
+        created_at: now,
+        opening_balance,
+        opening_transactions,
     }
 }
 
@@ -78,10 +107,7 @@ pub fn new_session(user: UserId, created_at: DateTime<Utc>) -> (NewSession, Refr
         user_id: user,
         device_id: Some("device-1".into()),
         device_name: Some("Laptop".into()),
-        client: ClientInfo {
-            ip: Some("192.0.2.7".into()),
-            user_agent: Some("conformance/1.0".into()),
-        },
+        client: ClientInfo { ip: Some("192.0.2.7".into()), user_agent: Some("conformance/1.0".into()) },
         created_at,
         expires_at: created_at + Duration::days(7),
         refresh_token_hash: token.hash(),

@@ -5,11 +5,7 @@ use mana_core::tokens::RefreshToken;
 
 use crate::{SharedStore, create_user, new_session, t0};
 
-fn rotation(
-    session: mana_core::ids::SessionId,
-    from_generation: i64,
-    token: &RefreshToken,
-) -> Rotation {
+fn rotation(session: mana_core::ids::SessionId, from_generation: i64, token: &RefreshToken) -> Rotation {
     let at = t0() + Duration::minutes(15);
     Rotation {
         session_id: session,
@@ -20,10 +16,7 @@ fn rotation(
         access_issued_at: chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap(),
         at,
         expires_at: at + Duration::days(7),
-        client: ClientInfo {
-            ip: Some("198.51.100.1".into()),
-            user_agent: None,
-        },
+        client: ClientInfo { ip: Some("198.51.100.1".into()), user_agent: None },
     }
 }
 
@@ -32,31 +25,11 @@ pub async fn sessions_are_found_by_their_refresh_token(store: SharedStore) {
     let (new, token) = new_session(user.id, t0());
     store.create_session(new.clone()).await.unwrap();
 
-    let record = store
-        .find_refresh_token(&token.hash())
-        .await
-        .unwrap()
-        .expect("token is known");
-    assert_eq!(
-        record,
-        RefreshTokenRecord {
-            session_id: new.id,
-            generation: 0
-        }
-    );
-    assert!(
-        store
-            .find_refresh_token(&RefreshToken::generate().hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let record = store.find_refresh_token(&token.hash()).await.unwrap().expect("token is known");
+    assert_eq!(record, RefreshTokenRecord { session_id: new.id, generation: 0 });
+    assert!(store.find_refresh_token(&RefreshToken::generate().hash()).await.unwrap().is_none());
 
-    let found = store
-        .find_session(new.id)
-        .await
-        .unwrap()
-        .expect("session is found");
+    let found = store.find_session(new.id).await.unwrap().expect("session is found");
     let session = found.session;
     assert_eq!(found.user, user);
     assert_eq!(session.user_id, user.id);
@@ -83,13 +56,7 @@ pub async fn rotation_applies_only_from_the_current_generation(store: SharedStor
     let second = RefreshToken::generate();
     let applied = rotation(new.id, 0, &second);
     assert!(store.rotate_session(applied.clone()).await.unwrap());
-    assert!(
-        !store
-            .rotate_session(rotation(new.id, 0, &RefreshToken::generate()))
-            .await
-            .unwrap(),
-        "stale generation"
-    );
+    assert!(!store.rotate_session(rotation(new.id, 0, &RefreshToken::generate())).await.unwrap(), "stale generation");
 
     let session = store.find_session(new.id).await.unwrap().unwrap().session;
     assert_eq!(session.generation, 1);
@@ -100,35 +67,12 @@ pub async fn rotation_applies_only_from_the_current_generation(store: SharedStor
     assert_eq!(session.expires_at, applied.expires_at);
     assert_eq!(session.access_jti, applied.access_jti);
     assert_eq!(session.access_issued_at, applied.access_issued_at);
-    assert_eq!(
-        session.client.ip.as_deref(),
-        Some("198.51.100.1"),
-        "the latest address is kept"
-    );
-    assert_eq!(
-        session.client.user_agent, new.client.user_agent,
-        "a missing user agent keeps the old one"
-    );
+    assert_eq!(session.client.ip.as_deref(), Some("198.51.100.1"), "the latest address is kept");
+    assert_eq!(session.client.user_agent, new.client.user_agent, "a missing user agent keeps the old one");
 
     // Both tokens stay known, with their generations, so a replay of the old one is recognised.
-    assert_eq!(
-        store
-            .find_refresh_token(&first.hash())
-            .await
-            .unwrap()
-            .unwrap()
-            .generation,
-        0
-    );
-    assert_eq!(
-        store
-            .find_refresh_token(&second.hash())
-            .await
-            .unwrap()
-            .unwrap()
-            .generation,
-        1
-    );
+    assert_eq!(store.find_refresh_token(&first.hash()).await.unwrap().unwrap().generation, 0);
+    assert_eq!(store.find_refresh_token(&second.hash()).await.unwrap().unwrap().generation, 1);
 }
 
 pub async fn rotation_of_a_revoked_session_is_refused(store: SharedStore) {
@@ -136,12 +80,7 @@ pub async fn rotation_of_a_revoked_session_is_refused(store: SharedStore) {
     let (new, _) = new_session(user.id, t0());
     store.create_session(new.clone()).await.unwrap();
     assert!(store.revoke_session(new.id, t0()).await.unwrap());
-    assert!(
-        !store
-            .rotate_session(rotation(new.id, 0, &RefreshToken::generate()))
-            .await
-            .unwrap()
-    );
+    assert!(!store.rotate_session(rotation(new.id, 0, &RefreshToken::generate())).await.unwrap());
 }
 
 pub async fn revoking_is_idempotent(store: SharedStore) {
@@ -150,24 +89,10 @@ pub async fn revoking_is_idempotent(store: SharedStore) {
     store.create_session(new.clone()).await.unwrap();
     let at = t0() + Duration::hours(1);
     assert!(store.revoke_session(new.id, at).await.unwrap());
-    assert!(
-        !store
-            .revoke_session(new.id, at + Duration::hours(1))
-            .await
-            .unwrap()
-    );
+    assert!(!store.revoke_session(new.id, at + Duration::hours(1)).await.unwrap());
     let session = store.find_session(new.id).await.unwrap().unwrap().session;
-    assert_eq!(
-        session.revoked_at,
-        Some(at),
-        "the first revocation time is kept"
-    );
-    assert!(
-        !store
-            .revoke_session(mana_core::ids::SessionId::generate(), at)
-            .await
-            .unwrap()
-    );
+    assert_eq!(session.revoked_at, Some(at), "the first revocation time is kept");
+    assert!(!store.revoke_session(mana_core::ids::SessionId::generate(), at).await.unwrap());
 }
 
 pub async fn sessions_are_listed_newest_first(store: SharedStore) {
@@ -179,17 +104,8 @@ pub async fn sessions_are_listed_newest_first(store: SharedStore) {
         store.create_session(new.clone()).await.unwrap();
         ids.push(new.id);
     }
-    store
-        .create_session(new_session(other.id, t0()).0)
-        .await
-        .unwrap();
-    let listed: Vec<_> = store
-        .list_sessions(user.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    store.create_session(new_session(other.id, t0()).0).await.unwrap();
+    let listed: Vec<_> = store.list_sessions(user.id).await.unwrap().into_iter().map(|s| s.id).collect();
     ids.reverse();
     assert_eq!(listed, ids);
 }
@@ -201,11 +117,7 @@ pub async fn concurrent_rotations_apply_exactly_once(store: SharedStore) {
     let attempts: Vec<_> = (0..16)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .rotate_session(rotation(new.id, 0, &RefreshToken::generate()))
-                    .await
-            })
+            tokio::spawn(async move { store.rotate_session(rotation(new.id, 0, &RefreshToken::generate())).await })
         })
         .collect();
     let mut applied = 0;
@@ -215,14 +127,5 @@ pub async fn concurrent_rotations_apply_exactly_once(store: SharedStore) {
         }
     }
     assert_eq!(applied, 1);
-    assert_eq!(
-        store
-            .find_session(new.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .session
-            .generation,
-        1
-    );
+    assert_eq!(store.find_session(new.id).await.unwrap().unwrap().session.generation, 1);
 }

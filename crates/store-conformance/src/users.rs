@@ -9,46 +9,20 @@ pub async fn creates_and_finds_a_user(store: SharedStore) {
     assert!(!created.email_verified);
     assert_eq!(created.deleted_at, None);
 
-    let found = store
-        .find_user(created.id)
-        .await
-        .unwrap()
-        .expect("user is found by id");
+    let found = store.find_user(created.id).await.unwrap().expect("user is found by id");
     assert_eq!(found, created);
 
-    let credentials = store
-        .find_credentials(&created.email)
-        .await
-        .unwrap()
-        .expect("credentials found by email");
+    let credentials = store.find_credentials(&created.email).await.unwrap().expect("credentials found by email");
     assert_eq!(credentials.user, created);
-    assert_eq!(
-        credentials.password_hash,
-        new_user("x@example.com").password_hash
-    );
+    assert_eq!(credentials.password_hash, new_user("x@example.com").password_hash);
 
-    assert!(
-        store
-            .find_credentials(&Email::parse("nobody@example.com").unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .find_user(mana_core::ids::UserId::generate())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_credentials(&Email::parse("nobody@example.com").unwrap()).await.unwrap().is_none());
+    assert!(store.find_user(mana_core::ids::UserId::generate()).await.unwrap().is_none());
 }
 
 pub async fn a_live_email_can_only_be_registered_once(store: SharedStore) {
     create_user(&store, "twice@example.com").await;
-    let error = store
-        .create_user(new_user("twice@example.com"))
-        .await
-        .unwrap_err();
+    let error = store.create_user(new_user("twice@example.com")).await.unwrap_err();
     match error {
         StoreError::Conflict { constraint } => assert_eq!(constraint, USERS_EMAIL_CONSTRAINT),
         other => panic!("expected a conflict, got {other:?}"),
@@ -60,11 +34,7 @@ pub async fn email_of_a_deleted_user_can_be_registered_again(store: SharedStore)
     assert!(store.soft_delete_user(first.id, t0()).await.unwrap());
     let second = create_user(&store, "again@example.com").await;
     assert_ne!(first.id, second.id);
-    let credentials = store
-        .find_credentials(&second.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let credentials = store.find_credentials(&second.email).await.unwrap().unwrap();
     assert_eq!(credentials.user.id, second.id);
 }
 
@@ -75,17 +45,10 @@ pub async fn soft_delete_hides_credentials_and_revokes_sessions(store: SharedSto
 
     let deleted_at = t0() + chrono::Duration::minutes(5);
     assert!(store.soft_delete_user(user.id, deleted_at).await.unwrap());
-    assert!(
-        !store.soft_delete_user(user.id, deleted_at).await.unwrap(),
-        "deleting twice reports no change"
-    );
+    assert!(!store.soft_delete_user(user.id, deleted_at).await.unwrap(), "deleting twice reports no change");
 
     assert!(store.find_credentials(&user.email).await.unwrap().is_none());
-    let kept = store
-        .find_user(user.id)
-        .await
-        .unwrap()
-        .expect("a deleted user's data stays");
+    let kept = store.find_user(user.id).await.unwrap().expect("a deleted user's data stays");
     assert_eq!(kept.deleted_at, Some(deleted_at));
     let found = store.find_session(session.id).await.unwrap().unwrap();
     assert_eq!(found.session.revoked_at, Some(deleted_at));
@@ -94,16 +57,11 @@ pub async fn soft_delete_hides_credentials_and_revokes_sessions(store: SharedSto
 
 pub async fn password_hash_can_be_replaced(store: SharedStore) {
     let user = create_user(&store, "rehash@example.com").await;
-    store
-        .set_password_hash(user.id, "$argon2id$new", t0())
-        .await
-        .unwrap();
+    store.set_password_hash(user.id, "$argon2id$new", t0()).await.unwrap();
     let credentials = store.find_credentials(&user.email).await.unwrap().unwrap();
     assert_eq!(credentials.password_hash, "$argon2id$new");
 
-    let missing = store
-        .set_password_hash(mana_core::ids::UserId::generate(), "x", t0())
-        .await;
+    let missing = store.set_password_hash(mana_core::ids::UserId::generate(), "x", t0()).await;
     assert!(matches!(missing, Err(StoreError::NotFound)));
 }
 

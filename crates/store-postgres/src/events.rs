@@ -42,9 +42,8 @@ impl SecurityEventStore for PostgresStore {
                 Ok(SecurityEvent {
                     id: db(row.try_get("id"))?,
                     user_id: db(row.try_get::<Option<Uuid>, _>("user_id"))?.map(UserId),
-                    kind: SecurityEventKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Other(anyhow::anyhow!("unknown event kind {kind:?}"))
-                    })?,
+                    kind: SecurityEventKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event kind {kind:?}")))?,
                     client: convert::client(row)?,
                     at: db(row.try_get("created_at"))?,
                     details: db(row.try_get("details"))?,

@@ -1,7 +1,9 @@
 //! The PostgreSQL backend: schemas `auth` and `credits`, for production.
 
 mod convert;
+mod credits;
 mod events;
+mod ledger_writes;
 mod sessions;
 pub mod testing;
 mod users;
@@ -40,14 +42,11 @@ impl PostgresStore {
 
     /// Whether every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(&self.pool)
-                .await
-                .unwrap_or_default();
-        Ok(MIGRATOR
-            .iter()
-            .all(|migration| applied.contains(&migration.version)))
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -58,10 +57,7 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())
     }
 
@@ -71,6 +67,12 @@ impl Store for PostgresStore {
 }
 
 fn store_error(error: sqlx::Error) -> StoreError {
+    // Serialization failures and deadlocks are lost races: the caller may retry.
+    if let sqlx::Error::Database(db) = &error
+        && matches!(db.code().as_deref(), Some("40001" | "40P01"))
+    {
+        return StoreError::Conflict { constraint: "serialization".into() };
+    }
     if let sqlx::Error::Database(db) = &error
         && (db.is_unique_violation() || db.is_foreign_key_violation())
     {

@@ -2,8 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::ids::{SessionId, UserId};
 use mana_core::store::{
-    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError,
-    StoreResult,
+    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError, StoreResult,
 };
 use mana_core::tokens::TokenHash;
 use sqlx::Row;
@@ -13,8 +12,7 @@ use uuid::Uuid;
 use crate::PostgresStore;
 use crate::convert::{self, db};
 
-const SESSION_COLUMNS: &str =
-    "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
     s.last_used_at, s.expires_at, s.revoked_at, s.generation, s.refresh_token_hash, s.rotated_at,
     s.rotation_nonce, s.access_jti, s.access_issued_at";
 
@@ -31,16 +29,10 @@ fn session(row: &PgRow) -> StoreResult<Session> {
         expires_at: db(row.try_get("expires_at"))?,
         revoked_at: db(row.try_get("revoked_at"))?,
         generation: db(row.try_get("generation"))?,
-        refresh_token_hash: convert::token_hash(&db(
-            row.try_get::<Vec<u8>, _>("refresh_token_hash")
-        )?)?,
+        refresh_token_hash: convert::token_hash(&db(row.try_get::<Vec<u8>, _>("refresh_token_hash"))?)?,
         rotated_at: db(row.try_get("rotated_at"))?,
         rotation_nonce: nonce
-            .map(|bytes| {
-                bytes
-                    .try_into()
-                    .map_err(|_| StoreError::Other(anyhow::anyhow!("bad rotation nonce")))
-            })
+            .map(|bytes| bytes.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("bad rotation nonce"))))
             .transpose()?,
         access_jti: db(row.try_get("access_jti"))?,
         access_issued_at: db(row.try_get("access_issued_at"))?,
@@ -80,16 +72,11 @@ impl SessionStore for PostgresStore {
         db(tx.commit().await)
     }
 
-    async fn find_refresh_token(
-        &self,
-        hash: &TokenHash,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let row = db(sqlx::query(
-            "SELECT session_id, generation FROM auth.refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&self.pool)
-        .await)?;
+    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = db(sqlx::query("SELECT session_id, generation FROM auth.refresh_tokens WHERE token_hash = $1")
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await)?;
         row.map(|row| {
             Ok(RefreshTokenRecord {
                 session_id: SessionId(db(row.try_get::<Uuid, _>("session_id"))?),
@@ -110,13 +97,7 @@ impl SessionStore for PostgresStore {
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await)?;
-        row.map(|row| {
-            Ok(SessionWithUser {
-                session: session(&row)?,
-                user: convert::user(&row, "u_")?,
-            })
-        })
-        .transpose()
+        row.map(|row| Ok(SessionWithUser { session: session(&row)?, user: convert::user(&row, "u_")? })).transpose()
     }
 
     async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool> {
@@ -150,13 +131,11 @@ impl SessionStore for PostgresStore {
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let revoked = db(sqlx::query(
-            "UPDATE auth.sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(at)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await)?;
+        let revoked = db(sqlx::query("UPDATE auth.sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await)?;
         Ok(revoked.rows_affected() == 1)
     }
 

@@ -2,13 +2,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::email::Email;
 use mana_core::ids::UserId;
-use mana_core::store::{
-    Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore,
-};
+use mana_core::store::{Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore};
 use sqlx::Row;
 
 use crate::PostgresStore;
 use crate::convert::{self, USER_COLUMNS, db};
+use crate::ledger_writes::{insert_balance, insert_ledger};
 
 #[async_trait]
 impl UserStore for PostgresStore {
@@ -25,14 +24,14 @@ impl UserStore for PostgresStore {
         .bind(new.created_at)
         .execute(&mut *tx)
         .await)?;
-        db(sqlx::query(
-            "INSERT INTO auth.passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)",
-        )
-        .bind(new.id.0)
-        .bind(&new.password_hash)
-        .bind(new.created_at)
-        .execute(&mut *tx)
-        .await)?;
+        db(sqlx::query("INSERT INTO auth.passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)")
+            .bind(new.id.0)
+            .bind(&new.password_hash)
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await)?;
+        insert_balance(&mut tx, &new.opening_balance).await?;
+        insert_ledger(&mut tx, &new.opening_transactions).await?;
         db(tx.commit().await)?;
         Ok(User {
             id: new.id,
@@ -47,12 +46,10 @@ impl UserStore for PostgresStore {
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = db(sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await)?;
+        let row = db(sqlx::query(&format!("SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await)?;
         row.map(|row| convert::user(&row, "")).transpose()
     }
 
@@ -66,13 +63,8 @@ impl UserStore for PostgresStore {
         .bind(email.as_str())
         .fetch_optional(&self.pool)
         .await)?;
-        row.map(|row| {
-            Ok(Credentials {
-                user: convert::user(&row, "")?,
-                password_hash: db(row.try_get("hash"))?,
-            })
-        })
-        .transpose()
+        row.map(|row| Ok(Credentials { user: convert::user(&row, "")?, password_hash: db(row.try_get("hash"))? }))
+            .transpose()
     }
 
     async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -100,24 +92,13 @@ impl UserStore for PostgresStore {
 
 #[async_trait]
 impl PasswordStore for PostgresStore {
-    async fn set_password_hash(
-        &self,
-        user: UserId,
-        hash: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let updated = db(sqlx::query(
-            "UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3",
-        )
-        .bind(hash)
-        .bind(at)
-        .bind(user.0)
-        .execute(&self.pool)
-        .await)?;
-        if updated.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let updated = db(sqlx::query("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3")
+            .bind(hash)
+            .bind(at)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await)?;
+        if updated.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -6,9 +6,7 @@ use mana_store_conformance::{SharedStore, conformance_suite};
 use mana_store_postgres::testing::fresh_database;
 
 async fn fresh_store() -> SharedStore {
-    let (store, _url) = fresh_database(8)
-        .await
-        .expect("a PostgreSQL server for tests (see scripts/test)");
+    let (store, _url) = fresh_database(8).await.expect("a PostgreSQL server for tests (see scripts/test)");
     Arc::new(store)
 }
 

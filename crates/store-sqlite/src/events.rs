@@ -43,13 +43,11 @@ impl SecurityEventStore for SqliteStore {
                 Ok(SecurityEvent {
                     id: db(row.try_get("id"))?,
                     user_id: user_id.as_deref().map(convert::user_id).transpose()?,
-                    kind: SecurityEventKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Other(anyhow::anyhow!("unknown event kind {kind:?}"))
-                    })?,
+                    kind: SecurityEventKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event kind {kind:?}")))?,
                     client: convert::client(row)?,
                     at: time(db(row.try_get("created_at"))?)?,
-                    details: serde_json::from_str(&details)
-                        .map_err(|e| StoreError::Other(e.into()))?,
+                    details: serde_json::from_str(&details).map_err(|e| StoreError::Other(e.into()))?,
                 })
             })
             .collect()

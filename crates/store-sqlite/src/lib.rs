@@ -1,7 +1,9 @@
 //! The SQLite backend: the embedded default, one file, WAL mode.
 
 mod convert;
+mod credits;
 mod events;
+mod ledger_writes;
 mod sessions;
 mod users;
 
@@ -33,10 +35,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
         Ok(Self { pool })
     }
 
@@ -44,10 +43,7 @@ impl SqliteStore {
     pub async fn in_memory() -> anyhow::Result<Self> {
         // One connection: every connection to `:memory:` would be a separate database.
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         Ok(Self { pool })
     }
 
@@ -57,14 +53,11 @@ impl SqliteStore {
 
     /// Whether every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
-                .fetch_all(&self.pool)
-                .await
-                .unwrap_or_default();
-        Ok(MIGRATOR
-            .iter()
-            .all(|migration| applied.contains(&migration.version)))
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -73,21 +66,15 @@ impl SqliteStore {
 
     /// A write transaction that takes the database's write lock at once, so that it can never
     /// fail half-way on a lock upgrade.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store_error)
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())
     }
 
@@ -98,14 +85,18 @@ impl Store for SqliteStore {
 
 /// SQLite names the violated columns, not the index; map them to the shared constraint names.
 fn store_error(error: sqlx::Error) -> StoreError {
+    // SQLITE_BUSY and its variants: another writer held the lock too long; the caller may retry.
+    if let sqlx::Error::Database(db) = &error
+        && matches!(db.code().as_deref(), Some("5" | "261" | "517"))
+    {
+        return StoreError::Conflict { constraint: "database busy".into() };
+    }
     if let sqlx::Error::Database(db) = &error
         && (db.is_unique_violation() || db.is_foreign_key_violation())
     {
         let constraint = match db.message() {
             m if m.contains("users.email") => mana_core::store::USERS_EMAIL_CONSTRAINT.to_owned(),
-            m => m
-                .trim_start_matches("UNIQUE constraint failed: ")
-                .to_owned(),
+            m => m.trim_start_matches("UNIQUE constraint failed: ").to_owned(),
         };
         return StoreError::Conflict { constraint };
     }

@@ -2,8 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::ids::{SessionId, UserId};
 use mana_core::store::{
-    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError,
-    StoreResult,
+    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError, StoreResult,
 };
 use mana_core::tokens::TokenHash;
 use sqlx::Row;
@@ -12,8 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::SqliteStore;
 use crate::convert::{self, db, micros, optional_time, time};
 
-const SESSION_COLUMNS: &str =
-    "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
     s.last_used_at, s.expires_at, s.revoked_at, s.generation, s.refresh_token_hash, s.rotated_at,
     s.rotation_nonce, s.access_jti, s.access_issued_at";
 
@@ -30,16 +28,10 @@ fn session(row: &SqliteRow) -> StoreResult<Session> {
         expires_at: time(db(row.try_get("expires_at"))?)?,
         revoked_at: optional_time(db(row.try_get("revoked_at"))?)?,
         generation: db(row.try_get("generation"))?,
-        refresh_token_hash: convert::token_hash(&db(
-            row.try_get::<Vec<u8>, _>("refresh_token_hash")
-        )?)?,
+        refresh_token_hash: convert::token_hash(&db(row.try_get::<Vec<u8>, _>("refresh_token_hash"))?)?,
         rotated_at: optional_time(db(row.try_get("rotated_at"))?)?,
         rotation_nonce: nonce
-            .map(|bytes| {
-                bytes
-                    .try_into()
-                    .map_err(|_| StoreError::Other(anyhow::anyhow!("bad rotation nonce")))
-            })
+            .map(|bytes| bytes.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("bad rotation nonce"))))
             .transpose()?,
         access_jti: db(row.try_get("access_jti"))?,
         access_issued_at: time(db(row.try_get("access_issued_at"))?)?,
@@ -68,25 +60,22 @@ impl SessionStore for SqliteStore {
         .bind(micros(new.access_issued_at))
         .execute(&mut *tx)
         .await)?;
-        db(sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, 0, ?3)")
-            .bind(new.refresh_token_hash.as_bytes().as_slice())
-            .bind(new.id.to_string())
-            .bind(micros(new.created_at))
-            .execute(&mut *tx)
-            .await)?;
+        db(sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, 0, ?3)",
+        )
+        .bind(new.refresh_token_hash.as_bytes().as_slice())
+        .bind(new.id.to_string())
+        .bind(micros(new.created_at))
+        .execute(&mut *tx)
+        .await)?;
         db(tx.commit().await)
     }
 
-    async fn find_refresh_token(
-        &self,
-        hash: &TokenHash,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let row = db(sqlx::query(
-            "SELECT session_id, generation FROM refresh_tokens WHERE token_hash = ?1",
-        )
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&self.pool)
-        .await)?;
+    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = db(sqlx::query("SELECT session_id, generation FROM refresh_tokens WHERE token_hash = ?1")
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await)?;
         row.map(|row| {
             Ok(RefreshTokenRecord {
                 session_id: convert::session_id(&db(row.try_get::<String, _>("session_id"))?)?,
@@ -107,13 +96,7 @@ impl SessionStore for SqliteStore {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await)?;
-        row.map(|row| {
-            Ok(SessionWithUser {
-                session: session(&row)?,
-                user: convert::user(&row, "u_")?,
-            })
-        })
-        .transpose()
+        row.map(|row| Ok(SessionWithUser { session: session(&row)?, user: convert::user(&row, "u_")? })).transpose()
     }
 
     async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool> {
@@ -143,25 +126,25 @@ impl SessionStore for SqliteStore {
             db(tx.rollback().await)?;
             return Ok(false);
         }
-        db(sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .bind(rotation.new_token_hash.as_bytes().as_slice())
-            .bind(rotation.session_id.to_string())
-            .bind(rotation.from_generation + 1)
-            .bind(micros(rotation.at))
-            .execute(&mut *tx)
-            .await)?;
+        db(sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(rotation.new_token_hash.as_bytes().as_slice())
+        .bind(rotation.session_id.to_string())
+        .bind(rotation.from_generation + 1)
+        .bind(micros(rotation.at))
+        .execute(&mut *tx)
+        .await)?;
         db(tx.commit().await)?;
         Ok(true)
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let revoked = db(sqlx::query(
-            "UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-        )
-        .bind(micros(at))
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await)?;
+        let revoked = db(sqlx::query("UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+            .bind(micros(at))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await)?;
         Ok(revoked.rows_affected() == 1)
     }
 

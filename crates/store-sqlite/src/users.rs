@@ -2,13 +2,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::email::Email;
 use mana_core::ids::UserId;
-use mana_core::store::{
-    Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore,
-};
+use mana_core::store::{Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore};
 use sqlx::Row;
 
 use crate::SqliteStore;
 use crate::convert::{self, USER_COLUMNS, db, micros};
+use crate::ledger_writes::{insert_balance, insert_ledger};
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -26,14 +25,14 @@ impl UserStore for SqliteStore {
         .bind(at)
         .execute(&mut *tx)
         .await)?;
-        db(
-            sqlx::query("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")
-                .bind(new.id.to_string())
-                .bind(&new.password_hash)
-                .bind(at)
-                .execute(&mut *tx)
-                .await,
-        )?;
+        db(sqlx::query("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")
+            .bind(new.id.to_string())
+            .bind(&new.password_hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await)?;
+        insert_balance(&mut tx, &new.opening_balance).await?;
+        insert_ledger(&mut tx, &new.opening_transactions).await?;
         db(tx.commit().await)?;
         Ok(User {
             id: new.id,
@@ -48,12 +47,10 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = db(
-            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await,
-        )?;
+        let row = db(sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await)?;
         row.map(|row| convert::user(&row, "")).transpose()
     }
 
@@ -67,32 +64,26 @@ impl UserStore for SqliteStore {
         .bind(email.as_str())
         .fetch_optional(&self.pool)
         .await)?;
-        row.map(|row| {
-            Ok(Credentials {
-                user: convert::user(&row, "")?,
-                password_hash: db(row.try_get("hash"))?,
-            })
-        })
-        .transpose()
+        row.map(|row| Ok(Credentials { user: convert::user(&row, "")?, password_hash: db(row.try_get("hash"))? }))
+            .transpose()
     }
 
     async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let deleted = db(sqlx::query("UPDATE users SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2 AND deleted_at IS NULL")
-            .bind(micros(at))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await)?
-        .rows_affected()
-            == 1;
+        let deleted =
+            db(sqlx::query("UPDATE users SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2 AND deleted_at IS NULL")
+                .bind(micros(at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await)?
+            .rows_affected()
+                == 1;
         if deleted {
-            db(sqlx::query(
-                "UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
-            )
-            .bind(micros(at))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await)?;
+            db(sqlx::query("UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")
+                .bind(micros(at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await)?;
         }
         db(tx.commit().await)?;
         Ok(deleted)
@@ -101,24 +92,13 @@ impl UserStore for SqliteStore {
 
 #[async_trait]
 impl PasswordStore for SqliteStore {
-    async fn set_password_hash(
-        &self,
-        user: UserId,
-        hash: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let updated = db(sqlx::query(
-            "UPDATE passwords SET hash = ?1, updated_at = ?2 WHERE user_id = ?3",
-        )
-        .bind(hash)
-        .bind(micros(at))
-        .bind(user.to_string())
-        .execute(&self.pool)
-        .await)?;
-        if updated.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let updated = db(sqlx::query("UPDATE passwords SET hash = ?1, updated_at = ?2 WHERE user_id = ?3")
+            .bind(hash)
+            .bind(micros(at))
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await)?;
+        if updated.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -10,9 +10,7 @@ async fn fresh_store() -> SharedStore {
     let dir = std::env::temp_dir().join("mana-core-auth-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
-    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()), 8)
-        .await
-        .unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()), 8).await.unwrap();
     store.migrate().await.unwrap();
     Arc::new(store)
 }

@@ -30,51 +30,26 @@ impl AuthService {
             Ok(email) => self.store.find_credentials(&email).await?,
             Err(_) => None,
         };
-        let Some(Credentials {
-            user,
-            password_hash,
-        }) = credentials
-        else {
-            self.passwords
-                .verify_against_dummy(&attempt.password)
-                .await?;
+        let Some(Credentials { user, password_hash }) = credentials else {
+            self.passwords.verify_against_dummy(&attempt.password).await?;
             let details = json!({ "reason": "unknown_account" });
-            self.record_event(None, SecurityEventKind::LoginFailure, client, details)
-                .await?;
+            self.record_event(None, SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
         };
-        if !self
-            .passwords
-            .verify(&attempt.password, &password_hash)
-            .await?
-        {
+        if !self.passwords.verify(&attempt.password, &password_hash).await? {
             let details = json!({ "reason": "wrong_password" });
-            self.record_event(
-                Some(user.id),
-                SecurityEventKind::LoginFailure,
-                client,
-                details,
-            )
-            .await?;
+            self.record_event(Some(user.id), SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
         }
-        self.upgrade_hash_if_weak(&user, &attempt.password, &password_hash)
-            .await?;
+        self.upgrade_hash_if_weak(&user, &attempt.password, &password_hash).await?;
 
-        let issued = self
-            .start_session(user, device_id, device_name, client)
-            .await?;
+        let issued = self.start_session(user, device_id, device_name, client).await?;
         Ok(issued)
     }
 
     /// After a cost or algorithm change, each user's hash is upgraded at their next login,
     /// the only time the plain password is at hand.
-    async fn upgrade_hash_if_weak(
-        &self,
-        user: &crate::store::User,
-        password: &str,
-        stored: &str,
-    ) -> Result<()> {
+    async fn upgrade_hash_if_weak(&self, user: &crate::store::User, password: &str, stored: &str) -> Result<()> {
         if !self.passwords.needs_rehash(stored) {
             return Ok(());
         }
@@ -82,9 +57,7 @@ impl AuthService {
         // keeps its old hash until the user changes it.
         if let Ok(password) = Password::parse(password) {
             let upgraded = self.passwords.hash(&password).await?;
-            self.store
-                .set_password_hash(user.id, &upgraded, self.clock.now())
-                .await?;
+            self.store.set_password_hash(user.id, &upgraded, self.clock.now()).await?;
         }
         Ok(())
     }
@@ -101,14 +74,8 @@ fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<Stri
     let mut device_field = |field: &str, value: &Option<String>| {
         let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
         match value {
-            Some(v)
-                if v.chars().count() > MAX_DEVICE_FIELD_CHARS
-                    || v.chars().any(char::is_control) =>
-            {
-                errors.push(FieldError::new(
-                    field,
-                    "must be at most 200 printable characters",
-                ));
+            Some(v) if v.chars().count() > MAX_DEVICE_FIELD_CHARS || v.chars().any(char::is_control) => {
+                errors.push(FieldError::new(field, "must be at most 200 printable characters"));
                 None
             }
             other => other.map(str::to_owned),
@@ -116,9 +83,5 @@ fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<Stri
     };
     let device_id = device_field("deviceId", &attempt.device_id);
     let device_name = device_field("deviceName", &attempt.device_name);
-    if errors.is_empty() {
-        Ok((device_id, device_name))
-    } else {
-        Err(Error::Validation(errors))
-    }
+    if errors.is_empty() { Ok((device_id, device_name)) } else { Err(Error::Validation(errors)) }
 }

@@ -12,6 +12,7 @@ use mana_proto::AccessTokenClaims;
 use serde_json::json;
 
 use crate::clock::Clock;
+use crate::credits::CreditPolicy;
 use crate::error::Result;
 use crate::ids::{SessionId, UserId};
 use crate::password::PasswordHasher;
@@ -53,6 +54,8 @@ pub struct AuthService {
     passwords: PasswordHasher,
     tokens: AccessTokens,
     sessions: SessionSettings,
+    /// Registration opens the user's credit account with these amounts.
+    credit_policy: CreditPolicy,
 }
 
 impl AuthService {
@@ -62,14 +65,9 @@ impl AuthService {
         passwords: PasswordHasher,
         tokens: AccessTokens,
         sessions: SessionSettings,
+        credit_policy: CreditPolicy,
     ) -> Self {
-        Self {
-            store,
-            clock,
-            passwords,
-            tokens,
-            sessions,
-        }
+        Self { store, clock, passwords, tokens, sessions, credit_policy }
     }
 
     pub fn tokens(&self) -> &AccessTokens {
@@ -95,13 +93,7 @@ impl AuthService {
         client: &ClientInfo,
         details: serde_json::Value,
     ) -> Result<()> {
-        let event = NewSecurityEvent {
-            user_id,
-            kind,
-            client: client.clone(),
-            at: self.clock.now(),
-            details,
-        };
+        let event = NewSecurityEvent { user_id, kind, client: client.clone(), at: self.clock.now(), details };
         self.store.record_security_event(event).await?;
         Ok(())
     }
@@ -111,13 +103,7 @@ impl AuthService {
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<bool> {
         let deleted = self.store.soft_delete_user(user, self.clock.now()).await?;
         if deleted {
-            self.record_event(
-                Some(user),
-                SecurityEventKind::AccountDeleted,
-                client,
-                json!({}),
-            )
-            .await?;
+            self.record_event(Some(user), SecurityEventKind::AccountDeleted, client, json!({})).await?;
         }
         Ok(deleted)
     }

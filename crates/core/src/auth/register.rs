@@ -2,13 +2,12 @@ use mana_proto::FieldError;
 use serde_json::json;
 
 use super::AuthService;
+use crate::credits::Movements;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{Role, UserId};
 use crate::password::Password;
-use crate::store::{
-    ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User,
-};
+use crate::store::{ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -23,27 +22,27 @@ pub struct Registration {
 impl AuthService {
     pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<User> {
         let mut errors = Vec::new();
-        let email = Email::parse(&input.email)
-            .map_err(|e| errors.push(FieldError::new("email", e.to_string())))
-            .ok();
-        let password = Password::parse(&input.password)
-            .map_err(|e| errors.push(FieldError::new("password", e)))
-            .ok();
-        let name = parse_display_name(input.name.as_deref())
-            .map_err(|e| errors.push(FieldError::new("name", e)))
-            .ok();
+        let email = Email::parse(&input.email).map_err(|e| errors.push(FieldError::new("email", e.to_string()))).ok();
+        let password = Password::parse(&input.password).map_err(|e| errors.push(FieldError::new("password", e))).ok();
+        let name = parse_display_name(input.name.as_deref()).map_err(|e| errors.push(FieldError::new("name", e))).ok();
         let (Some(email), Some(password), Some(name)) = (email, password, name) else {
             return Err(Error::Validation(errors));
         };
 
         let password_hash = self.passwords.hash(&password).await?;
+        let (id, now) = (UserId::generate(), self.clock.now());
+        let (opening_balance, opening_transactions) = Movements::open_account(id, &self.credit_policy, now)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the opening credit balance overflows")))?
+            .into_parts();
         let new_user = NewUser {
-            id: UserId::generate(),
+            id,
             email,
             name,
             role: Role::User,
             password_hash,
-            created_at: self.clock.now(),
+            created_at: now,
+            opening_balance,
+            opening_transactions,
         };
         let user = match self.store.create_user(new_user).await {
             Err(StoreError::Conflict { constraint }) if constraint == USERS_EMAIL_CONSTRAINT => {
@@ -51,13 +50,7 @@ impl AuthService {
             }
             other => other?,
         };
-        self.record_event(
-            Some(user.id),
-            SecurityEventKind::Register,
-            client,
-            json!({}),
-        )
-        .await?;
+        self.record_event(Some(user.id), SecurityEventKind::Register, client, json!({})).await?;
         Ok(user)
     }
 }

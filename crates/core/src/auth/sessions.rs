@@ -39,20 +39,8 @@ impl AuthService {
             })
             .await?;
         let details = json!({ "sessionId": session_id.to_string() });
-        self.record_event(
-            Some(user.id),
-            SecurityEventKind::LoginSuccess,
-            client,
-            details,
-        )
-        .await?;
-        self.issue(
-            user,
-            session_id,
-            access_jti,
-            access_issued_at,
-            refresh_token,
-        )
+        self.record_event(Some(user.id), SecurityEventKind::LoginSuccess, client, details).await?;
+        self.issue(user, session_id, access_jti, access_issued_at, refresh_token)
     }
 
     /// Exchanges a refresh token for a new pair.
@@ -64,11 +52,7 @@ impl AuthService {
     ///   session is revoked and a `refresh_token_reuse` event is recorded.
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<IssuedTokens> {
         let token = RefreshToken::parse(presented.trim()).ok_or(Error::InvalidRefreshToken)?;
-        let record = self
-            .store
-            .find_refresh_token(&token.hash())
-            .await?
-            .ok_or(Error::InvalidRefreshToken)?;
+        let record = self.store.find_refresh_token(&token.hash()).await?.ok_or(Error::InvalidRefreshToken)?;
         let mut current = self.live_session(record.session_id).await?;
 
         if record.generation == current.session.generation {
@@ -87,21 +71,13 @@ impl AuthService {
             return Ok(issued);
         }
 
-        self.store
-            .revoke_session(record.session_id, self.clock.now())
-            .await?;
+        self.store.revoke_session(record.session_id, self.clock.now()).await?;
         let details = json!({
             "sessionId": record.session_id.to_string(),
             "presentedGeneration": record.generation,
             "currentGeneration": current.session.generation,
         });
-        self.record_event(
-            Some(current.user.id),
-            SecurityEventKind::RefreshTokenReuse,
-            client,
-            details,
-        )
-        .await?;
+        self.record_event(Some(current.user.id), SecurityEventKind::RefreshTokenReuse, client, details).await?;
         tracing::warn!(
             event = "refresh_token_reuse",
             session_id = %record.session_id,
@@ -139,23 +115,12 @@ impl AuthService {
         if !applied {
             return Ok(None);
         }
-        self.issue(
-            current.user.clone(),
-            current.session.id,
-            access_jti,
-            access_issued_at,
-            child,
-        )
-        .map(Some)
+        self.issue(current.user.clone(), current.session.id, access_jti, access_issued_at, child).map(Some)
     }
 
     /// The current pair again, re-derived from its parent: the refresh token from the stored
     /// nonce, the access token by re-signing its stored `jti` and `iat`.
-    fn replay_within_grace(
-        &self,
-        parent: &RefreshToken,
-        current: &SessionWithUser,
-    ) -> Result<Option<IssuedTokens>> {
+    fn replay_within_grace(&self, parent: &RefreshToken, current: &SessionWithUser) -> Result<Option<IssuedTokens>> {
         let session = &current.session;
         let (Some(rotated_at), Some(nonce)) = (session.rotated_at, session.rotation_nonce) else {
             return Ok(None);
@@ -167,13 +132,8 @@ impl AuthService {
         if !child.hash().matches(&session.refresh_token_hash) {
             return Ok(None);
         }
-        let issued = self.issue(
-            current.user.clone(),
-            session.id,
-            session.access_jti.clone(),
-            session.access_issued_at,
-            child,
-        )?;
+        let issued =
+            self.issue(current.user.clone(), session.id, session.access_jti.clone(), session.access_issued_at, child)?;
         Ok(Some(issued))
     }
 
@@ -194,64 +154,35 @@ impl AuthService {
             issued_at,
         );
         let access_token = self.tokens.sign(&claims)?;
-        Ok(IssuedTokens {
-            user,
-            access_token,
-            refresh_token,
-            expires_in: self.tokens.settings().ttl.num_seconds(),
-        })
+        Ok(IssuedTokens { user, access_token, refresh_token, expires_in: self.tokens.settings().ttl.num_seconds() })
     }
 
     /// The session, if it exists, is not revoked and belongs to a user who is not deleted.
     async fn live_session(&self, id: SessionId) -> Result<SessionWithUser> {
         match self.store.find_session(id).await? {
-            Some(found)
-                if found.session.revoked_at.is_none() && found.user.deleted_at.is_none() =>
-            {
-                Ok(found)
-            }
+            Some(found) if found.session.revoked_at.is_none() && found.user.deleted_at.is_none() => Ok(found),
             _ => Err(Error::InvalidRefreshToken),
         }
     }
 
     /// Revokes the session of an authenticated caller.
     pub async fn logout(&self, caller: &Authenticated, client: &ClientInfo) -> Result<()> {
-        self.end_session(caller.session_id, caller.user.id, client)
-            .await
+        self.end_session(caller.session_id, caller.user.id, client).await
     }
 
     /// Revokes the session that a refresh token (current or older) belongs to. Logging out an
     /// already revoked session succeeds: the outcome the caller wants holds.
-    pub async fn logout_with_refresh_token(
-        &self,
-        presented: &str,
-        client: &ClientInfo,
-    ) -> Result<()> {
+    pub async fn logout_with_refresh_token(&self, presented: &str, client: &ClientInfo) -> Result<()> {
         let token = RefreshToken::parse(presented.trim()).ok_or(Error::InvalidRefreshToken)?;
-        let record = self
-            .store
-            .find_refresh_token(&token.hash())
-            .await?
-            .ok_or(Error::InvalidRefreshToken)?;
-        let found = self
-            .store
-            .find_session(record.session_id)
-            .await?
-            .ok_or(Error::InvalidRefreshToken)?;
-        self.end_session(record.session_id, found.user.id, client)
-            .await
+        let record = self.store.find_refresh_token(&token.hash()).await?.ok_or(Error::InvalidRefreshToken)?;
+        let found = self.store.find_session(record.session_id).await?.ok_or(Error::InvalidRefreshToken)?;
+        self.end_session(record.session_id, found.user.id, client).await
     }
 
-    async fn end_session(
-        &self,
-        session: SessionId,
-        user: UserId,
-        client: &ClientInfo,
-    ) -> Result<()> {
+    async fn end_session(&self, session: SessionId, user: UserId, client: &ClientInfo) -> Result<()> {
         if self.store.revoke_session(session, self.clock.now()).await? {
             let details = json!({ "sessionId": session.to_string() });
-            self.record_event(Some(user), SecurityEventKind::Logout, client, details)
-                .await?;
+            self.record_event(Some(user), SecurityEventKind::Logout, client, details).await?;
         }
         Ok(())
     }
@@ -259,24 +190,11 @@ impl AuthService {
     /// Verifies an access token and that its session is live: signature (with the algorithm
     /// pinned to the key), type, issuer, audience, lifetime, then session and user state.
     pub async fn authenticate(&self, access_token: &str) -> Result<Authenticated> {
-        let claims = self
-            .tokens
-            .verify(access_token, self.clock.now())
-            .map_err(Error::InvalidAccessToken)?;
+        let claims = self.tokens.verify(access_token, self.clock.now()).map_err(Error::InvalidAccessToken)?;
         let rejected = |reason| Error::InvalidAccessToken(reason);
-        let session_id: SessionId = claims
-            .sid
-            .parse()
-            .map_err(|_| rejected(TokenRejection::Malformed))?;
-        let user_id: UserId = claims
-            .sub
-            .parse()
-            .map_err(|_| rejected(TokenRejection::Malformed))?;
-        let found = self
-            .store
-            .find_session(session_id)
-            .await?
-            .ok_or(rejected(TokenRejection::SessionRevoked))?;
+        let session_id: SessionId = claims.sid.parse().map_err(|_| rejected(TokenRejection::Malformed))?;
+        let user_id: UserId = claims.sub.parse().map_err(|_| rejected(TokenRejection::Malformed))?;
+        let found = self.store.find_session(session_id).await?.ok_or(rejected(TokenRejection::SessionRevoked))?;
         if found.session.user_id != user_id {
             return Err(rejected(TokenRejection::Malformed));
         }
@@ -286,10 +204,6 @@ impl AuthService {
         if found.session.revoked_at.is_some() {
             return Err(rejected(TokenRejection::SessionRevoked));
         }
-        Ok(Authenticated {
-            user: found.user,
-            session_id,
-            claims,
-        })
+        Ok(Authenticated { user: found.user, session_id, claims })
     }
 }

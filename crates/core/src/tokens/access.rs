@@ -76,11 +76,7 @@ impl AccessTokens {
     /// the same claims give the same token: the refresh grace window relies on that.
     pub fn sign(&self, claims: &AccessTokenClaims) -> anyhow::Result<String> {
         let key = self.keys.signing_key();
-        let header = Header {
-            alg: key.algorithm().jwt_name(),
-            typ: ACCESS_TOKEN_TYPE,
-            kid: key.kid(),
-        };
+        let header = Header { alg: key.algorithm().jwt_name(), typ: ACCESS_TOKEN_TYPE, kid: key.kid() };
         let mut token = base64url_encode(&serde_json::to_vec(&header)?);
         token.push('.');
         token.push_str(&base64url_encode(&serde_json::to_vec(claims)?));
@@ -93,11 +89,7 @@ impl AccessTokens {
     /// Checks the signature with the key named by `kid` and only that key's algorithm, then the
     /// type, issuer, audience and lifetime. Whether the session is still live is the caller's
     /// second step.
-    pub fn verify(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<AccessTokenClaims, TokenRejection> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessTokenClaims, TokenRejection> {
         let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenRejection::WrongType);
@@ -117,9 +109,7 @@ impl AccessTokens {
         let claims = decode::<AccessTokenClaims>(token, key.decoding_key(), &validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                    TokenRejection::WrongAlgorithm
-                }
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenRejection::WrongAlgorithm,
                 ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
                 ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
                 _ => TokenRejection::Malformed,

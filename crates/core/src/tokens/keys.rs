@@ -9,8 +9,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
-    RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -88,22 +87,16 @@ pub fn new_key_id(created_at: i64) -> String {
 
 impl SigningKey {
     /// Makes a new key pair; returns it with its private key as a PKCS#8 PEM document.
-    pub fn generate(
-        algorithm: KeyAlgorithm,
-        kid: String,
-        created_at: i64,
-    ) -> anyhow::Result<(Self, String)> {
+    pub fn generate(algorithm: KeyAlgorithm, kid: String, created_at: i64) -> anyhow::Result<(Self, String)> {
         let der = match algorithm {
-            KeyAlgorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|pair| pair.as_der())
-                .map(|der| der.as_ref().to_vec()),
-            KeyAlgorithm::Es256 => {
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map(|doc| doc.as_ref().to_vec())
+            KeyAlgorithm::Rs256 => {
+                RsaKeyPair::generate(KeySize::Rsa2048).and_then(|pair| pair.as_der()).map(|der| der.as_ref().to_vec())
             }
-            KeyAlgorithm::EdDsa => Ed25519KeyPair::generate()
-                .and_then(|pair| pair.to_pkcs8v1())
+            KeyAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                 .map(|doc| doc.as_ref().to_vec()),
+            KeyAlgorithm::EdDsa => {
+                Ed25519KeyPair::generate().and_then(|pair| pair.to_pkcs8v1()).map(|doc| doc.as_ref().to_vec())
+            }
         }
         .map_err(|_| anyhow!("could not generate a {} key", algorithm.jwt_name()))?;
         let key = Self::from_pkcs8_der(kid, created_at, &der)?;
@@ -124,20 +117,10 @@ impl SigningKey {
             }
             let public = pair.public_key();
             let (n, e) = (public.modulus(), public.exponent());
-            let (n, e) = (
-                n.big_endian_without_leading_zero(),
-                e.big_endian_without_leading_zero(),
-            );
+            let (n, e) = (n.big_endian_without_leading_zero(), e.big_endian_without_leading_zero());
             let jwk = json!({"kty": "RSA", "n": base64url_encode(n), "e": base64url_encode(e)});
             let decoding = DecodingKey::from_rsa_raw_components(n, e);
-            return Ok(Self::assemble(
-                kid,
-                created_at,
-                KeyAlgorithm::Rs256,
-                Signer::Rsa(pair),
-                decoding,
-                jwk,
-            ));
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Rs256, Signer::Rsa(pair), decoding, jwk));
         }
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             // An uncompressed P-256 point: 0x04 || x (32 bytes) || y (32 bytes).
@@ -150,27 +133,13 @@ impl SigningKey {
                 "x": base64url_encode(&point[1..33]), "y": base64url_encode(&point[33..]),
             });
             let decoding = DecodingKey::from_ec_der(&point);
-            return Ok(Self::assemble(
-                kid,
-                created_at,
-                KeyAlgorithm::Es256,
-                Signer::Ecdsa(pair),
-                decoding,
-                jwk,
-            ));
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Es256, Signer::Ecdsa(pair), decoding, jwk));
         }
         if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
             let public = pair.public_key().as_ref().to_vec();
             let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": base64url_encode(&public)});
             let decoding = DecodingKey::from_ed_der(&public);
-            return Ok(Self::assemble(
-                kid,
-                created_at,
-                KeyAlgorithm::EdDsa,
-                Signer::Ed25519(pair),
-                decoding,
-                jwk,
-            ));
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::EdDsa, Signer::Ed25519(pair), decoding, jwk));
         }
         bail!("not an RSA, P-256 or Ed25519 private key in PKCS#8 form")
     }
@@ -186,14 +155,7 @@ impl SigningKey {
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!(algorithm.jwt_name());
         jwk["use"] = json!("sig");
-        Self {
-            kid,
-            algorithm,
-            created_at,
-            signer,
-            decoding,
-            jwk,
-        }
+        Self { kid, algorithm, created_at, signer, decoding, jwk }
     }
 
     pub fn kid(&self) -> &str {
@@ -226,10 +188,9 @@ impl SigningKey {
                     .map_err(|_| anyhow!("RSA signing failed"))?;
                 Ok(signature)
             }
-            Signer::Ecdsa(pair) => pair
-                .sign(&rng, message)
-                .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| anyhow!("ECDSA signing failed")),
+            Signer::Ecdsa(pair) => {
+                pair.sign(&rng, message).map(|sig| sig.as_ref().to_vec()).map_err(|_| anyhow!("ECDSA signing failed"))
+            }
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
     }
@@ -247,11 +208,7 @@ impl KeyRing {
         let keys: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
         let signing = keys
             .iter()
-            .max_by(|a, b| {
-                a.created_at
-                    .cmp(&b.created_at)
-                    .then_with(|| a.kid.cmp(&b.kid))
-            })
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.kid.cmp(&b.kid)))
             .cloned()
             .context("no signing key")?;
         let mut by_kid = HashMap::new();
@@ -274,21 +231,13 @@ impl KeyRing {
     /// The JWKS document, newest key first.
     pub fn jwks(&self) -> serde_json::Value {
         let mut keys: Vec<&Arc<SigningKey>> = self.by_kid.values().collect();
-        keys.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| b.kid.cmp(&a.kid))
-        });
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.kid.cmp(&a.kid)));
         json!({ "keys": keys.iter().map(|key| key.jwk.clone()).collect::<Vec<_>>() })
     }
 
     /// The distinct algorithms of the published keys.
     pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self
-            .by_kid
-            .values()
-            .map(|key| key.algorithm.jwt_name())
-            .collect();
+        let mut names: Vec<&'static str> = self.by_kid.values().map(|key| key.algorithm.jwt_name()).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -309,20 +258,11 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 fn pem_decode(label: &str, pem: &str) -> anyhow::Result<Vec<u8>> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .with_context(|| format!("no '{begin}' line (a PKCS#8 key is expected)"))?;
+    let start = pem.find(&begin).with_context(|| format!("no '{begin}' line (a PKCS#8 key is expected)"))?;
     let rest = &pem[start + begin.len()..];
-    let stop = rest
-        .find(&end)
-        .with_context(|| format!("no '{end}' line"))?;
-    let body: String = rest[..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    STANDARD
-        .decode(body)
-        .context("the PEM body is not valid base64")
+    let stop = rest.find(&end).with_context(|| format!("no '{end}' line"))?;
+    let body: String = rest[..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(body).context("the PEM body is not valid base64")
 }
 
 #[cfg(test)]
@@ -331,11 +271,7 @@ mod tests {
 
     #[test]
     fn generated_keys_reload_from_their_pem_with_the_same_public_key() {
-        for algorithm in [
-            KeyAlgorithm::Rs256,
-            KeyAlgorithm::Es256,
-            KeyAlgorithm::EdDsa,
-        ] {
+        for algorithm in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256, KeyAlgorithm::EdDsa] {
             let (key, pem) = SigningKey::generate(algorithm, "k1".into(), 1).unwrap();
             let reloaded = SigningKey::from_pkcs8_pem("k1".into(), 1, &pem).unwrap();
             assert_eq!(reloaded.algorithm(), algorithm);
@@ -358,12 +294,7 @@ mod tests {
         let (new, _) = SigningKey::generate(KeyAlgorithm::EdDsa, "new".into(), 200).unwrap();
         let ring = KeyRing::new(vec![new, old]).unwrap();
         assert_eq!(ring.signing_key().kid(), "new");
-        let kids: Vec<_> = ring.jwks()["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].clone())
-            .collect();
+        let kids: Vec<_> = ring.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
         assert_eq!(kids, vec![json!("new"), json!("old")]);
     }
 

@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-use crate::crypto::{
-    base64url_decode, base64url_encode, constant_time_eq, hmac_sha256, random_bytes, sha256,
-};
+use crate::crypto::{base64url_decode, base64url_encode, constant_time_eq, hmac_sha256, random_bytes, sha256};
 
 const TOKEN_BYTES: usize = 32;
 
@@ -91,14 +89,8 @@ mod tests {
         let parent = RefreshToken::generate();
         let nonce = random_bytes();
         assert_eq!(parent.derive_child(&nonce), parent.derive_child(&nonce));
-        assert_ne!(
-            parent.derive_child(&nonce),
-            parent.derive_child(&random_bytes())
-        );
-        assert_ne!(
-            RefreshToken::generate().derive_child(&nonce),
-            parent.derive_child(&nonce)
-        );
+        assert_ne!(parent.derive_child(&nonce), parent.derive_child(&random_bytes()));
+        assert_ne!(RefreshToken::generate().derive_child(&nonce), parent.derive_child(&nonce));
     }
 
     #[test]

@@ -31,34 +31,20 @@ struct Enveloped;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            errors: None,
-            challenge: None,
-        }
+        Self { status, code, message: message.into(), errors: None, challenge: None }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self {
             errors: Some(errors),
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                "Request validation failed",
-            )
+            ..Self::new(StatusCode::BAD_REQUEST, "validation_failed", "Request validation failed")
         }
     }
 
     pub fn internal(cause: &anyhow::Error) -> Self {
         // The cause chain goes to the log only.
         tracing::error!(error = format!("{cause:#}"), "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
     }
 
     pub fn with_challenge(mut self, challenge: &'static str) -> Self {
@@ -91,27 +77,19 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         match error {
             Error::Validation(errors) => ApiError::validation(errors),
-            Error::EmailTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "An account with this email already exists",
-            ),
-            Error::InvalidCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Invalid credentials",
-            ),
-            Error::InvalidRefreshToken => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
-                "Invalid refresh token",
-            ),
-            Error::InvalidAccessToken(reason) => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                format!("Invalid access token ({reason})"),
-            )
-            .with_challenge("Bearer error=\"invalid_token\""),
+            Error::EmailTaken => {
+                ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists")
+            }
+            Error::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
+            }
+            Error::InvalidRefreshToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "Invalid refresh token")
+            }
+            Error::InvalidAccessToken(reason) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid access token ({reason})"))
+                    .with_challenge("Bearer error=\"invalid_token\"")
+            }
             Error::Conflict => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
@@ -133,10 +111,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response.extensions_mut().insert(Enveloped);
         response
@@ -148,9 +123,7 @@ impl IntoResponse for ApiError {
 pub async fn envelope_stray_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.extensions().get::<Enveloped>().is_some()
-    {
+    if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<Enveloped>().is_some() {
         return response;
     }
     let (mut parts, _body) = response.into_parts();

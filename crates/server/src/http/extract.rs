@@ -23,18 +23,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(request, state)
-            .await
-            .map(|Json(value)| JsonBody(value))
-            .map_err(json_rejection)
+        Json::<T>::from_request(request, state).await.map(|Json(value)| JsonBody(value)).map_err(json_rejection)
     }
 }
 
 /// For bodies that are optional: parses `bytes` as JSON if there are any.
-pub fn parse_optional_json<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &Bytes,
-) -> Result<Option<T>, ApiError> {
+pub fn parse_optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -46,48 +40,29 @@ pub fn parse_optional_json<T: DeserializeOwned>(
     if !is_json {
         return Err(unsupported_media_type());
     }
-    Json::<T>::from_bytes(bytes)
-        .map(|Json(value)| Some(value))
-        .map_err(json_rejection)
+    Json::<T>::from_bytes(bytes).map(|Json(value)| Some(value)).map_err(json_rejection)
 }
 
 fn unsupported_media_type() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        "Content-Type must be application/json",
-    )
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json")
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
-        JsonRejection::JsonSyntaxError(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "The request body is not valid JSON",
-        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "The request body is not valid JSON")
+        }
         JsonRejection::JsonDataError(error) => {
             // serde's account of the mismatch names only fields of our own API.
             let detail = error.body_text();
-            let detail = detail
-                .trim_start_matches("Failed to deserialize the JSON body into the target type: ");
-            let code = if detail.contains("unknown field") {
-                "unknown_field"
-            } else {
-                "invalid_body"
-            };
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code,
-                format!("Invalid request body: {detail}"),
-            )
+            let detail = detail.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+            let code = if detail.contains("unknown field") { "unknown_field" } else { "invalid_body" };
+            ApiError::new(StatusCode::BAD_REQUEST, code, format!("Invalid request body: {detail}"))
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The request body is larger than 64 KiB",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 64 KiB")
+        }
         other => ApiError::from_status(other.status()),
     }
 }
@@ -99,10 +74,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -118,12 +90,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         return Ok(None);
     };
     let malformed = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "The Authorization header must be 'Bearer <token>'",
-        )
-        .with_challenge("Bearer error=\"invalid_request\"")
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "The Authorization header must be 'Bearer <token>'")
+            .with_challenge("Bearer error=\"invalid_request\"")
     };
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
@@ -143,12 +111,8 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)?.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "A Bearer access token is required",
-            )
-            .with_challenge("Bearer")
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "A Bearer access token is required")
+                .with_challenge("Bearer")
         })?;
         Ok(AuthUser(state.auth().authenticate(token).await?))
     }

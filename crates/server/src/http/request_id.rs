@@ -16,9 +16,7 @@ tokio::task_local! {
 
 /// The id of the request being handled by this task, for error bodies.
 pub fn current() -> String {
-    CURRENT
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "unknown".to_owned())
+    CURRENT.try_with(Clone::clone).unwrap_or_else(|_| "unknown".to_owned())
 }
 
 #[derive(Debug, Clone)]
@@ -28,9 +26,7 @@ pub struct RequestId(pub String);
 fn acceptable(candidate: &str) -> bool {
     !candidate.is_empty()
         && candidate.len() <= MAX_LEN
-        && candidate
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && candidate.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub async fn assign(mut request: Request, next: Next) -> Response {

@@ -9,8 +9,8 @@ use mana_core::Error;
 use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
 use mana_core::store::User;
 use mana_proto::{
-    LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser,
-    TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
+    LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser, TokenResponse,
+    TokenUser, ValidateRequest, ValidateResponse,
 };
 
 use crate::http::extract::{bearer_token, parse_optional_json};
@@ -31,11 +31,7 @@ async fn register(
     Client(client): Client,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
-    let registration = Registration {
-        email: body.email,
-        password: body.password,
-        name: body.name,
-    };
+    let registration = Registration { email: body.email, password: body.password, name: body.name };
     let user = state.auth().register(registration, &client).await?;
     Ok((StatusCode::CREATED, Json(registered_user(&user))))
 }
@@ -79,10 +75,8 @@ async fn logout(
         state.auth().logout(&caller, &client).await?;
     } else {
         let request: Option<LogoutRequest> = parse_optional_json(&headers, &body)?;
-        let refresh_token = request
-            .and_then(|r| r.refresh_token)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
+        let refresh_token =
+            request.and_then(|r| r.refresh_token).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "missing_token",
@@ -90,14 +84,9 @@ async fn logout(
                 )
                 .with_challenge("Bearer")
             })?;
-        state
-            .auth()
-            .logout_with_refresh_token(&refresh_token, &client)
-            .await?;
+        state.auth().logout_with_refresh_token(&refresh_token, &client).await?;
     }
-    Ok(Json(MessageResponse {
-        message: "Logged out".into(),
-    }))
+    Ok(Json(MessageResponse { message: "Logged out".into() }))
 }
 
 /// Answers 200 for any token, valid or not; only a request without a token, or a failure on
@@ -110,16 +99,10 @@ async fn validate(
         return Err(Error::invalid_field("token", "is required").into());
     }
     let response = match state.auth().authenticate(body.token.trim()).await {
-        Ok(caller) => ValidateResponse {
-            valid: true,
-            payload: Some(caller.claims),
-            error: None,
-        },
-        Err(Error::InvalidAccessToken(reason)) => ValidateResponse {
-            valid: false,
-            payload: None,
-            error: Some(reason.code().to_owned()),
-        },
+        Ok(caller) => ValidateResponse { valid: true, payload: Some(caller.claims), error: None },
+        Err(Error::InvalidAccessToken(reason)) => {
+            ValidateResponse { valid: false, payload: None, error: Some(reason.code().to_owned()) }
+        }
         Err(other) => return Err(other.into()),
     };
     Ok(Json(response))
@@ -132,9 +115,7 @@ fn registered_user(user: &User) -> RegisteredUser {
         name: user.name.clone(),
         role: user.role.to_string(),
         email_verified: user.email_verified,
-        created_at: user
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }
 }
 

@@ -10,9 +10,7 @@ use crate::http::ApiError;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
 /// The process is up and serving; says nothing about the database.
@@ -24,22 +22,11 @@ async fn health() -> Json<Value> {
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let not_ready = |reason: &str| {
         tracing::warn!(reason, "not ready");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "The service is not ready",
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "The service is not ready")
     };
-    state
-        .auth()
-        .store()
-        .ping()
-        .await
-        .map_err(|_| not_ready("database unreachable"))?;
+    state.auth().store().ping().await.map_err(|_| not_ready("database unreachable"))?;
     match state.backend().migrations_applied().await {
-        Ok(true) => Ok(Json(
-            json!({ "status": "ready", "database": state.auth().store().backend_name() }),
-        )),
+        Ok(true) => Ok(Json(json!({ "status": "ready", "database": state.auth().store().backend_name() }))),
         Ok(false) => Err(not_ready("migrations pending")),
         Err(_) => Err(not_ready("cannot read migration state")),
     }

@@ -29,23 +29,13 @@ pub struct TestApp {
 /// One RSA key for the whole test binary: generating 2048-bit keys is slow.
 pub fn shared_rsa_pem() -> &'static str {
     static PEM: OnceLock<String> = OnceLock::new();
-    PEM.get_or_init(|| {
-        SigningKey::generate(KeyAlgorithm::Rs256, "unused".into(), 0)
-            .unwrap()
-            .1
-    })
+    PEM.get_or_init(|| SigningKey::generate(KeyAlgorithm::Rs256, "unused".into(), 0).unwrap().1)
 }
 
 pub fn test_key(algorithm: KeyAlgorithm, kid: &str, created_at: i64) -> SigningKey {
     match algorithm {
-        KeyAlgorithm::Rs256 => {
-            SigningKey::from_pkcs8_pem(kid.into(), created_at, shared_rsa_pem()).unwrap()
-        }
-        other => {
-            SigningKey::generate(other, kid.into(), created_at)
-                .unwrap()
-                .0
-        }
+        KeyAlgorithm::Rs256 => SigningKey::from_pkcs8_pem(kid.into(), created_at, shared_rsa_pem()).unwrap(),
+        other => SigningKey::generate(other, kid.into(), created_at).unwrap().0,
     }
 }
 
@@ -65,9 +55,7 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
 pub async fn fresh_backend() -> Backend {
     match std::env::var("MANA_TEST_BACKEND").as_deref() {
         Ok("postgres") => {
-            let (store, _) = mana_store_postgres::testing::fresh_database(8)
-                .await
-                .expect("test PostgreSQL");
+            let (store, _) = mana_store_postgres::testing::fresh_database(8).await.expect("test PostgreSQL");
             Backend::Postgres(store)
         }
         _ => {
@@ -106,17 +94,8 @@ impl TestApp {
             .await
             .unwrap();
         });
-        let http = reqwest::Client::builder()
-            .user_agent("mana-tests/1.0")
-            .build()
-            .unwrap();
-        TestApp {
-            base,
-            http,
-            clock,
-            state,
-            _shutdown: shutdown,
-        }
+        let http = reqwest::Client::builder().user_agent("mana-tests/1.0").build().unwrap();
+        TestApp { base, http, clock, state, _shutdown: shutdown }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -128,33 +107,19 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.http
-            .post(self.api(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.api(path)).json(&body).send().await.unwrap()
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/auth/register",
-            json!({ "email": email, "password": password }),
-        )
-        .await
+        self.post("/auth/register", json!({ "email": email, "password": password })).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/auth/login",
-            json!({ "email": email, "password": password }),
-        )
-        .await
+        self.post("/auth/login", json!({ "email": email, "password": password })).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post("/auth/refresh", json!({ "refreshToken": refresh_token }))
-            .await
+        self.post("/auth/refresh", json!({ "refreshToken": refresh_token })).await
     }
 
     pub async fn validate(&self, token: &str) -> Value {
@@ -164,20 +129,12 @@ impl TestApp {
     }
 
     pub async fn logout_with_bearer(&self, access_token: &str) -> Response {
-        self.http
-            .post(self.api("/auth/logout"))
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.api("/auth/logout")).bearer_auth(access_token).send().await.unwrap()
     }
 
     /// Registers `email` and logs in.
     pub async fn signed_in(&self, email: &str) -> TokenResponse {
-        assert_eq!(
-            self.register(email, PASSWORD).await.status(),
-            StatusCode::CREATED
-        );
+        assert_eq!(self.register(email, PASSWORD).await.status(), StatusCode::CREATED);
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
@@ -191,20 +148,11 @@ impl TestApp {
 /// Asserts the envelope of an error response and returns it.
 pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> ErrorBody {
     assert_eq!(response.status(), status, "status");
-    let header_id = response
-        .headers()
-        .get("x-request-id")
-        .expect("x-request-id header")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let header_id = response.headers().get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned();
     let body: ErrorBody = response.json().await.expect("error body is the envelope");
     assert_eq!(body.status_code, status.as_u16());
     assert_eq!(body.code, code);
-    assert_eq!(
-        body.request_id, header_id,
-        "the body names the request's id"
-    );
+    assert_eq!(body.request_id, header_id, "the body names the request's id");
     assert!(!body.message.is_empty());
     body
 }

@@ -18,22 +18,8 @@ async fn twenty_concurrent_registrations_of_one_email_create_one_account() {
     for attempt in attempts {
         statuses.push(attempt.await.unwrap());
     }
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CREATED)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CONFLICT)
-            .count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 19, "{statuses:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -41,20 +27,12 @@ async fn two_tabs_refreshing_at_once_get_the_same_pair() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     for round in 0..5 {
         let tokens = app.signed_in(&format!("tabs{round}@example.com")).await;
-        let (a, b) = tokio::join!(
-            app.refresh(&tokens.refresh_token),
-            app.refresh(&tokens.refresh_token)
-        );
+        let (a, b) = tokio::join!(app.refresh(&tokens.refresh_token), app.refresh(&tokens.refresh_token));
         assert_eq!(a.status(), StatusCode::OK);
         assert_eq!(b.status(), StatusCode::OK);
-        let (a, b): (TokenResponse, TokenResponse) =
-            (a.json().await.unwrap(), b.json().await.unwrap());
+        let (a, b): (TokenResponse, TokenResponse) = (a.json().await.unwrap(), b.json().await.unwrap());
         assert_eq!(a, b);
-        assert_eq!(
-            app.refresh(&a.refresh_token).await.status(),
-            StatusCode::OK,
-            "the shared token still rotates"
-        );
+        assert_eq!(app.refresh(&a.refresh_token).await.status(), StatusCode::OK, "the shared token still rotates");
     }
 }
 
@@ -65,13 +43,7 @@ async fn many_concurrent_replays_of_one_token_all_get_the_same_pair() {
     let replays: Vec<_> = (0..8)
         .map(|_| {
             let (app, token) = (app.clone(), tokens.refresh_token.clone());
-            tokio::spawn(async move {
-                app.refresh(&token)
-                    .await
-                    .json::<TokenResponse>()
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(async move { app.refresh(&token).await.json::<TokenResponse>().await.unwrap() })
         })
         .collect();
     let mut pairs = Vec::new();

@@ -17,12 +17,7 @@ async fn a_wrong_method_is_a_405_envelope_with_allow() {
     let app = TestApp::spawn().await;
     let response = app.http.get(app.api("/auth/login")).send().await.unwrap();
     assert_eq!(response.headers()["allow"], "POST");
-    expect_error(
-        response,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    )
-    .await;
+    expect_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
 #[tokio::test]
@@ -44,64 +39,31 @@ async fn malformed_json_is_a_400() {
 #[tokio::test]
 async fn a_wrong_content_type_is_a_415() {
     let app = TestApp::spawn().await;
-    for content_type in [
-        None,
-        Some("text/plain"),
-        Some("application/x-www-form-urlencoded"),
-    ] {
-        let mut request = app
-            .http
-            .post(app.api("/auth/login"))
-            .body(json!({"email": "a@b.co"}).to_string());
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut request = app.http.post(app.api("/auth/login")).body(json!({"email": "a@b.co"}).to_string());
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        expect_error(
-            request.send().await.unwrap(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        )
-        .await;
+        expect_error(request.send().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     }
 }
 
 #[tokio::test]
 async fn unknown_fields_are_rejected() {
     let app = TestApp::spawn().await;
-    let response = app
-        .post(
-            "/auth/register",
-            json!({"email": "a@example.com", "password": PASSWORD, "role": "admin"}),
-        )
-        .await;
+    let response =
+        app.post("/auth/register", json!({"email": "a@example.com", "password": PASSWORD, "role": "admin"})).await;
     let body = expect_error(response, StatusCode::BAD_REQUEST, "unknown_field").await;
-    assert!(
-        body.message.contains("role"),
-        "the message names the field: {}",
-        body.message
-    );
+    assert!(body.message.contains("role"), "the message names the field: {}", body.message);
     // Nothing was written.
-    assert_eq!(
-        app.register("a@example.com", PASSWORD).await.status(),
-        StatusCode::CREATED
-    );
+    assert_eq!(app.register("a@example.com", PASSWORD).await.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn fields_of_the_wrong_type_are_rejected() {
     let app = TestApp::spawn().await;
-    for body in [
-        json!({"email": 5, "password": PASSWORD}),
-        json!([1, 2]),
-        json!("text"),
-        json!(null),
-    ] {
-        expect_error(
-            app.post("/auth/register", body).await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-        )
-        .await;
+    for body in [json!({"email": 5, "password": PASSWORD}), json!([1, 2]), json!("text"), json!(null)] {
+        expect_error(app.post("/auth/register", body).await, StatusCode::BAD_REQUEST, "invalid_body").await;
     }
 }
 
@@ -109,12 +71,7 @@ async fn fields_of_the_wrong_type_are_rejected() {
 async fn a_body_over_64_kib_is_a_413() {
     let app = TestApp::spawn().await;
     let huge = json!({"email": "big@example.com", "password": "x".repeat(64 * 1024)});
-    expect_error(
-        app.post("/auth/register", huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    expect_error(app.post("/auth/register", huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
 #[tokio::test]
@@ -124,35 +81,13 @@ async fn every_response_carries_a_request_id() {
     let generated = ok.headers()["x-request-id"].to_str().unwrap();
     assert!(generated.parse::<uuid::Uuid>().is_ok());
 
-    let echoed = app
-        .http
-        .get(app.url("/health"))
-        .header("x-request-id", "trace-123.abc")
-        .send()
-        .await
-        .unwrap();
+    let echoed = app.http.get(app.url("/health")).header("x-request-id", "trace-123.abc").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-123.abc");
 
-    let unsafe_id = app
-        .http
-        .get(app.url("/health"))
-        .header("x-request-id", "a b<script>")
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(
-        unsafe_id.headers()["x-request-id"],
-        "a b<script>",
-        "unsafe ids are replaced"
-    );
+    let unsafe_id = app.http.get(app.url("/health")).header("x-request-id", "a b<script>").send().await.unwrap();
+    assert_ne!(unsafe_id.headers()["x-request-id"], "a b<script>", "unsafe ids are replaced");
 
-    let error = app
-        .http
-        .get(app.url("/missing"))
-        .header("x-request-id", "trace-404")
-        .send()
-        .await
-        .unwrap();
+    let error = app.http.get(app.url("/missing")).header("x-request-id", "trace-404").send().await.unwrap();
     let body = expect_error(error, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(body.request_id, "trace-404");
 }
@@ -160,15 +95,7 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
-    let health: serde_json::Value = app
-        .http
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = app.http.get(app.url("/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let ready = app.http.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);

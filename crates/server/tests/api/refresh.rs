@@ -22,10 +22,7 @@ async fn refresh_rotates_the_token_and_keeps_the_session() {
 
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_ne!(second.access_token, first.access_token);
-    let (old, new) = (
-        claims_of(&first.access_token),
-        claims_of(&second.access_token),
-    );
+    let (old, new) = (claims_of(&first.access_token), claims_of(&second.access_token));
     assert_eq!(old["sid"], new["sid"], "the session id survives rotation");
     assert_ne!(old["jti"], new["jti"]);
     assert_eq!(second.expires_in, 900);
@@ -54,39 +51,17 @@ async fn replaying_the_parent_after_the_grace_window_revokes_the_session() {
     let second = refreshed(&app, &first.refresh_token).await;
     app.advance(Duration::seconds(11));
 
-    expect_error(
-        app.refresh(&first.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    expect_error(app.refresh(&first.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     // The whole session is gone: the newest refresh token and its access token too.
-    expect_error(
-        app.refresh(&second.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    expect_error(app.refresh(&second.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     let verdict = app.validate(&second.access_token).await;
     assert_eq!(verdict["valid"], false);
     assert_eq!(verdict["error"], "session_revoked");
 
     let user = second.user.id.parse().unwrap();
-    let events = app
-        .state
-        .auth()
-        .store()
-        .security_events(user, 10)
-        .await
-        .unwrap();
-    let reuse = events
-        .iter()
-        .find(|e| e.kind == SecurityEventKind::RefreshTokenReuse)
-        .expect("reuse is recorded");
-    assert_eq!(
-        reuse.details["sessionId"],
-        claims_of(&first.access_token)["sid"]
-    );
+    let events = app.state.auth().store().security_events(user, 10).await.unwrap();
+    let reuse = events.iter().find(|e| e.kind == SecurityEventKind::RefreshTokenReuse).expect("reuse is recorded");
+    assert_eq!(reuse.details["sessionId"], claims_of(&first.access_token)["sid"]);
 }
 
 #[tokio::test]
@@ -95,18 +70,8 @@ async fn an_older_ancestor_revokes_the_session_even_within_the_grace_window() {
     let first = app.signed_in("ancestor@example.com").await;
     let second = refreshed(&app, &first.refresh_token).await;
     let third = refreshed(&app, &second.refresh_token).await;
-    expect_error(
-        app.refresh(&first.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
-    expect_error(
-        app.refresh(&third.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    expect_error(app.refresh(&first.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    expect_error(app.refresh(&third.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
@@ -114,12 +79,7 @@ async fn a_refresh_token_expires_after_seven_days_unused() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("idle@example.com").await;
     app.advance(Duration::days(7) + Duration::seconds(1));
-    expect_error(
-        app.refresh(&tokens.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    expect_error(app.refresh(&tokens.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
@@ -137,12 +97,7 @@ async fn unknown_or_malformed_refresh_tokens_are_refused_without_side_effects() 
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("garbage@example.com").await;
     for bad in ["nonsense", "A".repeat(43).as_str(), &tokens.access_token] {
-        expect_error(
-            app.refresh(bad).await,
-            StatusCode::UNAUTHORIZED,
-            "invalid_refresh_token",
-        )
-        .await;
+        expect_error(app.refresh(bad).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     }
     // Garbage never revokes anything: the real token still works.
     refreshed(&app, &tokens.refresh_token).await;
@@ -151,27 +106,13 @@ async fn unknown_or_malformed_refresh_tokens_are_refused_without_side_effects() 
 #[tokio::test]
 async fn refresh_requires_a_token() {
     let app = TestApp::spawn().await;
-    expect_error(
-        app.post("/auth/refresh", json!({})).await,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    )
-    .await;
+    expect_error(app.post("/auth/refresh", json!({})).await, StatusCode::BAD_REQUEST, "validation_failed").await;
 }
 
 #[tokio::test]
 async fn a_deleted_user_cannot_refresh() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("deleted@example.com").await;
-    app.state
-        .auth()
-        .delete_account(tokens.user.id.parse().unwrap(), &Default::default())
-        .await
-        .unwrap();
-    expect_error(
-        app.refresh(&tokens.refresh_token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    app.state.auth().delete_account(tokens.user.id.parse().unwrap(), &Default::default()).await.unwrap();
+    expect_error(app.refresh(&tokens.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }

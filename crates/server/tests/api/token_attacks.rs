@@ -23,16 +23,8 @@ fn b64(value: &Value) -> String {
 
 /// Checks that the forged token is refused for `reason`, both by validate and at a Bearer route.
 async fn assert_refused(app: &TestApp, token: &str, reason: &str) {
-    assert_eq!(
-        app.validate(token).await,
-        json!({"valid": false, "error": reason})
-    );
-    expect_error(
-        app.logout_with_bearer(token).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
+    assert_eq!(app.validate(token).await, json!({"valid": false, "error": reason}));
+    expect_error(app.logout_with_bearer(token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
 /// Real claims of a live session, to be re-signed or tampered with.
@@ -69,15 +61,7 @@ async fn alg_none_is_refused() {
 async fn hs256_signed_with_the_public_key_is_refused() {
     let app = TestApp::spawn().await;
     let claims = live_claims(&app).await;
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let jwk = jwks["keys"][0].clone();
     let modulus = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
     // The classic confusion attack: the published key used as an HMAC secret, in the forms an
@@ -86,8 +70,7 @@ async fn hs256_signed_with_the_public_key_is_refused() {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some("at+jwt".into());
         header.kid = Some("test-key".into());
-        let token =
-            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
+        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
         assert_refused(&app, &token, "wrong_algorithm").await;
     }
 }
@@ -121,20 +104,12 @@ async fn a_different_key_claiming_our_kid_is_refused() {
     let app = TestApp::spawn().await;
     let claims = live_claims(&app).await;
     let impostor = KeyRing::new(vec![test_key(KeyAlgorithm::EdDsa, "test-key", 1)]).unwrap();
-    let forged = signer_with(&app, impostor, "https://auth.mana.test", "mana-apps")
+    let forged = signer_with(&app, impostor, "https://auth.mana.test", "mana-apps").sign(&claims).unwrap();
+    assert_refused(&app, &forged, "wrong_algorithm").await;
+    let (rsa_impostor, _) = mana_core::tokens::SigningKey::generate(KeyAlgorithm::Rs256, "test-key".into(), 1).unwrap();
+    let forged = signer_with(&app, KeyRing::new(vec![rsa_impostor]).unwrap(), "https://auth.mana.test", "mana-apps")
         .sign(&claims)
         .unwrap();
-    assert_refused(&app, &forged, "wrong_algorithm").await;
-    let (rsa_impostor, _) =
-        mana_core::tokens::SigningKey::generate(KeyAlgorithm::Rs256, "test-key".into(), 1).unwrap();
-    let forged = signer_with(
-        &app,
-        KeyRing::new(vec![rsa_impostor]).unwrap(),
-        "https://auth.mana.test",
-        "mana-apps",
-    )
-    .sign(&claims)
-    .unwrap();
     assert_refused(&app, &forged, "invalid_signature").await;
 }
 
@@ -154,12 +129,7 @@ async fn a_wrong_issuer_is_refused() {
     let app = TestApp::spawn().await;
     let mut claims = live_claims(&app).await;
     claims.iss = "https://evil.example".into();
-    assert_refused(
-        &app,
-        &app.state.auth().tokens().sign(&claims).unwrap(),
-        "invalid_issuer",
-    )
-    .await;
+    assert_refused(&app, &app.state.auth().tokens().sign(&claims).unwrap(), "invalid_issuer").await;
 }
 
 #[tokio::test]
@@ -199,12 +169,7 @@ async fn a_token_issued_in_the_future_is_refused() {
     let mut claims = live_claims(&app).await;
     claims.iat += 3600;
     claims.exp += 3600;
-    assert_refused(
-        &app,
-        &app.state.auth().tokens().sign(&claims).unwrap(),
-        "token_not_yet_valid",
-    )
-    .await;
+    assert_refused(&app, &app.state.auth().tokens().sign(&claims).unwrap(), "token_not_yet_valid").await;
 }
 
 #[tokio::test]
@@ -212,32 +177,18 @@ async fn a_token_naming_a_session_of_another_user_is_refused() {
     let app = TestApp::spawn().await;
     let mut claims = live_claims(&app).await;
     let other = app.signed_in("other@example.com").await;
-    claims.sid = claims_of(&other.access_token)["sid"]
-        .as_str()
-        .unwrap()
-        .into();
-    assert_refused(
-        &app,
-        &app.state.auth().tokens().sign(&claims).unwrap(),
-        "malformed_token",
-    )
-    .await;
+    claims.sid = claims_of(&other.access_token)["sid"].as_str().unwrap().into();
+    assert_refused(&app, &app.state.auth().tokens().sign(&claims).unwrap(), "malformed_token").await;
 }
 
 #[tokio::test]
 async fn eddsa_and_es256_keys_can_be_selected() {
-    for (algorithm, name) in [
-        (KeyAlgorithm::EdDsa, "EdDSA"),
-        (KeyAlgorithm::Es256, "ES256"),
-    ] {
+    for (algorithm, name) in [(KeyAlgorithm::EdDsa, "EdDSA"), (KeyAlgorithm::Es256, "ES256")] {
         let app = TestApp::spawn_with(&[("JWT_ALGORITHM", name)], None).await;
         let tokens = app.signed_in("curves@example.com").await;
-        let header: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(tokens.access_token.split('.').next().unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(tokens.access_token.split('.').next().unwrap()).unwrap())
+                .unwrap();
         assert_eq!(header["alg"], algorithm.jwt_name());
         assert_eq!(header["typ"], "at+jwt");
         assert_eq!(app.validate(&tokens.access_token).await["valid"], true);
@@ -254,19 +205,13 @@ async fn tokens_signed_by_an_older_published_key_stay_valid_after_rotation() {
     let app = TestApp::spawn_with(&[], Some(KeyRing::new(vec![old, new]).unwrap())).await;
 
     let tokens = app.signed_in("rotation@example.com").await;
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(tokens.access_token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(tokens.access_token.split('.').next().unwrap()).unwrap())
+            .unwrap();
     assert_eq!(header["kid"], "200-new", "the newest key signs");
 
     // The same session's claims, as the previous key would have signed them before rotation.
-    let claims: AccessTokenClaims =
-        serde_json::from_value(claims_of(&tokens.access_token)).unwrap();
-    let by_old_key = signer_with(&app, old_only, "https://auth.mana.test", "mana-apps")
-        .sign(&claims)
-        .unwrap();
+    let claims: AccessTokenClaims = serde_json::from_value(claims_of(&tokens.access_token)).unwrap();
+    let by_old_key = signer_with(&app, old_only, "https://auth.mana.test", "mana-apps").sign(&claims).unwrap();
     assert_eq!(app.validate(&by_old_key).await["valid"], true);
 }

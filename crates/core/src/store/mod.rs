@@ -3,9 +3,14 @@
 //! Each backend crate implements every trait. Methods that must change several tables do it in
 //! one database transaction inside the backend, so a caller never sees half a change.
 
+mod credits;
+
+pub use credits::*;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::credits::{Balance, LedgerTransaction};
 use crate::email::Email;
 use crate::ids::{Role, SessionId, UserId};
 use crate::tokens::TokenHash;
@@ -48,6 +53,10 @@ pub struct NewUser {
     pub role: Role,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// The credit account opened with the user: its balance and the ledger transactions that
+    /// fund it (signup bonus, first daily allowance), written in the same database transaction.
+    pub opening_balance: Balance,
+    pub opening_transactions: Vec<LedgerTransaction>,
 }
 
 /// A live user and their stored password hash, as login needs them.
@@ -194,7 +203,7 @@ pub struct SecurityEvent {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates the user and their password row in one transaction. An email already used by a
+    /// Creates the user, their password row and their credit account in one transaction. An email already used by a
     /// live user is `Conflict { constraint: USERS_EMAIL_CONSTRAINT }`.
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -206,20 +215,14 @@ pub trait UserStore: Send + Sync {
 
 #[async_trait]
 pub trait PasswordStore: Send + Sync {
-    async fn set_password_hash(
-        &self,
-        user: UserId,
-        hash: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Creates the session and records its first refresh token, in one transaction.
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
-    async fn find_refresh_token(&self, hash: &TokenHash)
-    -> StoreResult<Option<RefreshTokenRecord>>;
+    async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
     async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>>;
     /// Compare-and-swap: applies the rotation only if the session is live and still at
     /// `from_generation`. Returns whether it was applied.
@@ -239,7 +242,7 @@ pub trait SecurityEventStore: Send + Sync {
 /// Everything the service stores, on one database.
 #[async_trait]
 pub trait Store:
-    UserStore + PasswordStore + SessionStore + SecurityEventStore + Send + Sync + 'static
+    UserStore + PasswordStore + SessionStore + SecurityEventStore + CreditStore + Send + Sync + 'static
 {
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -1,0 +1,158 @@
+//! What the credit ledger needs from a database.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::credits::{Balance, Bucket, Credits, LedgerTransaction, Posting, TransactionKind};
+use crate::ids::UserId;
+
+/// A stored answer to an idempotent request, kept in the same transaction as its movement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    /// SHA-256 of the request's parameters, to tell a retry from a different request.
+    pub request_hash: [u8; 32],
+    pub response: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a credit decision sees: the user's balance and, if the request carries an idempotency
+/// key, what was stored under it.
+#[derive(Debug, Clone)]
+pub struct CreditSnapshot {
+    pub balance: Balance,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// One more use of an app by a user on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageIncrement {
+    pub app_id: String,
+    pub day: NaiveDate,
+    pub credits: Credits,
+}
+
+/// Everything one decision writes, atomically.
+#[derive(Debug, Clone)]
+pub struct CreditChanges {
+    /// The new balance. Its `version` is one more than the version it was derived from; the
+    /// store writes it only if the stored row still has that earlier version.
+    pub balance: Balance,
+    pub transactions: Vec<LedgerTransaction>,
+    pub usage: Option<UsageIncrement>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// What a decision concluded, for the caller.
+#[derive(Debug, Clone)]
+pub enum CreditOutcome {
+    /// The balance after any due daily reset.
+    Balance(Balance),
+    /// A movement happened; the response to send (and stored for replays).
+    Moved { transaction: LedgerTransaction, balance: Balance, response: serde_json::Value },
+    /// The same request was made before under this key: its original response.
+    Replayed(serde_json::Value),
+    /// The key was used before for a different request.
+    KeyReused,
+    /// The buckets together cannot cover the amount.
+    Insufficient(Balance),
+    /// An amount would overflow.
+    Overflow,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreditDecision {
+    pub changes: Option<CreditChanges>,
+    pub outcome: CreditOutcome,
+}
+
+/// A pure function from what is stored to what to write.
+pub type Decide<'a> = &'a (dyn Fn(&CreditSnapshot) -> CreditDecision + Send + Sync);
+
+/// A ledger transaction as listed to its user (postings omitted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionView {
+    pub id: Uuid,
+    pub kind: TransactionKind,
+    pub amount: Credits,
+    pub balance_after: Credits,
+    pub app_id: Option<String>,
+    pub description: String,
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditPackage {
+    pub id: String,
+    pub name: String,
+    pub credits: Credits,
+    pub price_cents: i64,
+    pub currency: String,
+    pub stripe_price_id: Option<String>,
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub package_id: Option<String>,
+    pub credits: Credits,
+    pub amount_cents: i64,
+    pub currency: String,
+    /// `pending`, `succeeded`, `failed` or `refunded`.
+    pub status: String,
+    pub provider_reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageStat {
+    pub user_id: UserId,
+    pub app_id: String,
+    pub day: NaiveDate,
+    pub credits_used: Credits,
+    pub uses: i64,
+}
+
+/// Aggregates of the whole ledger, for `ledger verify` to check against each other.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFacts {
+    /// Transactions whose postings do not sum to zero or that have fewer than two postings:
+    /// (id, sum, number of postings).
+    pub unbalanced: Vec<(Uuid, Credits, i64)>,
+    /// Transactions whose `amount` differs from the net of their user postings: (id, amount, net).
+    pub misstated: Vec<(Uuid, Credits, Credits)>,
+    /// The sum of postings of every user bucket that has any.
+    pub posted: Vec<(UserId, Bucket, Credits)>,
+    pub balances: Vec<Balance>,
+    /// Per user, from their transactions: (credited by grants and purchases, spent by usage,
+    /// expired), each as a positive number.
+    pub posted_totals: Vec<(UserId, Credits, Credits, Credits)>,
+    /// Usage transactions aggregated per user, app and day.
+    pub usage_from_ledger: Vec<UsageStat>,
+    pub usage_stats: Vec<UsageStat>,
+}
+
+#[async_trait]
+pub trait CreditStore: Send + Sync {
+    /// Reads the user's balance (and the idempotency record under `key`), asks `decide`, and
+    /// applies its changes in one transaction. Optimistic first: the balance is written only if
+    /// its version is unchanged; a lost race is decided again with the balance row locked.
+    /// `NotFound` if the user has no balance.
+    async fn update_credits(&self, user: UserId, key: Option<&str>, decide: Decide<'_>) -> StoreResult<CreditDecision>;
+    /// Newest first.
+    async fn list_transactions(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<TransactionView>>;
+    async fn transaction_postings(&self, transaction: Uuid) -> StoreResult<Vec<Posting>>;
+    /// Active packages by sort order.
+    async fn list_packages(&self) -> StoreResult<Vec<CreditPackage>>;
+    /// Newest first.
+    async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>>;
+    async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>>;
+    async fn ledger_facts(&self) -> StoreResult<LedgerFacts>;
+}

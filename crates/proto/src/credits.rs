@@ -1,0 +1,86 @@
+use serde::{Deserialize, Serialize};
+
+/// `GET /credits/balance`, and `newBalance` of a spend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditBalance {
+    /// Paid credits.
+    pub balance: i64,
+    /// Signup bonus and other free grants left.
+    pub free_credits_remaining: i64,
+    /// What is left of today's allowance.
+    pub daily_free_credits: i64,
+    /// RFC 3339; when the allowance next resets to its full amount.
+    pub next_daily_reset_at: String,
+    pub total_earned: i64,
+    pub total_spent: i64,
+}
+
+/// `POST /credits/use`. Missing fields deserialize as empty so that validation names them all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UseCreditsRequest {
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub app_id: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One ledger movement as its user sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditTransaction {
+    pub id: String,
+    /// `purchase`, `usage`, `refund`, `bonus`, `daily`, `expiry` or `adjustment`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Net change of the user's credits (negative for usage and expiry).
+    pub amount: i64,
+    /// The user's credits in all buckets after this movement.
+    pub balance_after: i64,
+    pub app_id: Option<String>,
+    pub description: String,
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: String,
+}
+
+/// The answer of `POST /credits/use`; a replay with the same idempotency key gets it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UseCreditsResponse {
+    pub success: bool,
+    pub transaction: CreditTransaction,
+    pub new_balance: CreditBalance,
+}
+
+/// `GET /credits/packages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditPackageView {
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    pub price_cents: i64,
+    pub currency: String,
+    pub sort_order: i32,
+}
+
+/// `GET /credits/purchases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseView {
+    pub id: String,
+    pub package_id: Option<String>,
+    pub credits: i64,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
