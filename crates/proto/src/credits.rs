@@ -68,7 +68,18 @@ pub struct CreditPackageView {
     pub credits: i64,
     pub price_cents: i64,
     pub currency: String,
+    /// Credits beyond what the price buys at the base rate (`CREDITS_PER_EURO`).
+    pub bonus_credits: i64,
     pub sort_order: i32,
+}
+
+/// `GET /credits/transactions?limit=&offset=`. Numbers arrive as text so that a bad value is
+/// reported with its field name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionsQuery {
+    pub limit: Option<String>,
+    pub offset: Option<String>,
 }
 
 /// `GET /credits/purchases`.

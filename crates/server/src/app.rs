@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
 use mana_core::auth::{AuthService, SessionSettings};
 use mana_core::clock::Clock;
+use mana_core::credits::CreditService;
 use mana_core::password::PasswordHasher;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
 use tokio::net::TcpListener;
@@ -40,8 +41,11 @@ pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<
     );
     let sessions = SessionSettings { refresh_ttl: config.refresh_token_ttl, reuse_grace: config.refresh_reuse_grace };
     let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
-    let auth = AuthService::new(backend.store(), clock, passwords, tokens, sessions);
-    AppState::new(auth, backend, &config.public_url)
+    let store = backend.store();
+    let auth =
+        AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, config.credit_policy.clone());
+    let credits = CreditService::new(store, clock, config.credit_policy.clone());
+    AppState::new(auth, credits, config.credits_per_euro, backend, &config.public_url)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use chrono::Duration;
+use mana_core::credits::{CreditPolicy, Credits};
 use mana_core::password::HashAlgorithm;
 use mana_core::tokens::KeyAlgorithm;
 
@@ -41,6 +42,10 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     pub password_hash: HashAlgorithm,
     pub password_hash_concurrency: usize,
+    /// Signup bonus, daily allowance and its period.
+    pub credit_policy: CreditPolicy,
+    /// How many credits one euro buys before package bonuses (1 mana = 1 cent by default).
+    pub credits_per_euro: i64,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -186,6 +191,12 @@ impl Config {
             refresh_reuse_grace: r.seconds("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
             password_hash,
             password_hash_concurrency: r.integer("PASSWORD_HASH_CONCURRENCY", cores, 1, 1024) as usize,
+            credit_policy: CreditPolicy {
+                signup_bonus: Credits(r.integer("SIGNUP_BONUS_CREDITS", 150, 0, 1_000_000_000)),
+                daily_allowance: Credits(r.integer("DAILY_FREE_CREDITS", 5, 0, 1_000_000_000)),
+                daily_period: r.seconds("DAILY_RESET_PERIOD_SECONDS", 86_400, 60, 31_536_000),
+            },
+            credits_per_euro: r.integer("CREDITS_PER_EURO", 100, 1, 1_000_000),
             log_format: r.parsed("LOG_FORMAT", default_log_format, |v| match v {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),
@@ -223,6 +234,10 @@ mod tests {
         assert_eq!(config.password_hash, HashAlgorithm::Bcrypt { cost: 12 });
         assert_eq!(config.jwt_algorithm, KeyAlgorithm::Rs256);
         assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.credit_policy.signup_bonus, Credits(150));
+        assert_eq!(config.credit_policy.daily_allowance, Credits(5));
+        assert_eq!(config.credit_policy.daily_period, Duration::hours(24));
+        assert_eq!(config.credits_per_euro, 100);
     }
 
     #[test]

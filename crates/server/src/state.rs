@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mana_core::auth::AuthService;
+use mana_core::credits::CreditService;
 use mana_proto::OpenIdConfiguration;
 
 use crate::storage::Backend;
@@ -12,12 +13,20 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     auth: AuthService,
+    credits: CreditService,
+    credits_per_euro: i64,
     backend: Backend,
     discovery: OpenIdConfiguration,
 }
 
 impl AppState {
-    pub fn new(auth: AuthService, backend: Backend, public_url: &str) -> Self {
+    pub fn new(
+        auth: AuthService,
+        credits: CreditService,
+        credits_per_euro: i64,
+        backend: Backend,
+        public_url: &str,
+    ) -> Self {
         let discovery = OpenIdConfiguration {
             issuer: auth.tokens().settings().issuer.clone(),
             jwks_uri: format!("{public_url}/.well-known/jwks.json"),
@@ -31,11 +40,19 @@ impl AppState {
             response_types_supported: vec!["token".into()],
             subject_types_supported: vec!["public".into()],
         };
-        Self(Arc::new(Inner { auth, backend, discovery }))
+        Self(Arc::new(Inner { auth, credits, credits_per_euro, backend, discovery }))
     }
 
     pub fn auth(&self) -> &AuthService {
         &self.0.auth
+    }
+
+    pub fn credits(&self) -> &CreditService {
+        &self.0.credits
+    }
+
+    pub fn credits_per_euro(&self) -> i64 {
+        self.0.credits_per_euro
     }
 
     pub fn backend(&self) -> &Backend {

@@ -49,8 +49,11 @@ impl From<&LedgerTransaction> for TransactionView {
     }
 }
 
-pub fn package_view(package: &CreditPackage) -> CreditPackageView {
+/// `credits_per_euro` is the base rate; what a package gives beyond it is its bonus.
+pub fn package_view(package: &CreditPackage, credits_per_euro: i64) -> CreditPackageView {
+    let base = package.price_cents.saturating_mul(credits_per_euro) / 100;
     CreditPackageView {
+        bonus_credits: (package.credits.0 - base).max(0),
         id: package.id.clone(),
         name: package.name.clone(),
         credits: package.credits.0,

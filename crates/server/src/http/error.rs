@@ -90,6 +90,16 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid access token ({reason})"))
                     .with_challenge("Bearer error=\"invalid_token\"")
             }
+            Error::InsufficientCredits => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_credits",
+                "Not enough credits for this request",
+            ),
+            Error::IdempotencyKeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "This idempotency key was used for a different request",
+            ),
             Error::Conflict => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use mana_core::auth::Authenticated;
@@ -24,6 +24,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         Json::<T>::from_request(request, state).await.map(|Json(value)| JsonBody(value)).map_err(json_rejection)
+    }
+}
+
+/// Query parameters of type `T`; unknown or malformed ones are a 400 envelope.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(value)| QueryParams(value)).map_err(
+            |rejection: QueryRejection| {
+                let detail = rejection.body_text();
+                let detail = detail.trim_start_matches("Failed to deserialize query string: ");
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("Invalid query string: {detail}"))
+            },
+        )
     }
 }
 

@@ -5,4 +5,4 @@ pub mod extract;
 pub mod request_id;
 
 pub use error::ApiError;
-pub use extract::{AuthUser, Client, JsonBody};
+pub use extract::{AuthUser, Client, JsonBody, QueryParams};

@@ -1,6 +1,7 @@
 //! Every route, by area.
 
 mod auth;
+mod credits;
 mod discovery;
 mod health;
 
@@ -12,7 +13,7 @@ pub const API_PREFIX: &str = "/api/v1";
 
 pub fn all() -> Router<AppState> {
     Router::new()
-        .nest(API_PREFIX, Router::new().merge(auth::routes()).merge(discovery::routes()))
+        .nest(API_PREFIX, Router::new().merge(auth::routes()).merge(credits::routes()).merge(discovery::routes()))
         // Standard JWT libraries look for discovery documents at the issuer's root.
         .merge(discovery::routes())
         .merge(health::routes())

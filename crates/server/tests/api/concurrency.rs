@@ -52,3 +52,30 @@ async fn many_concurrent_replays_of_one_token_all_get_the_same_pair() {
     }
     assert!(pairs.windows(2).all(|w| w[0] == w[1]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_simultaneous_spends_over_http_never_overdraw() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let token = app.signed_in("stampede@example.com").await.access_token;
+    let spends: Vec<_> = (0..200)
+        .map(|i| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let body = serde_json::json!({"amount": 1, "appId": "chat", "description": format!("call {i}")});
+                app.use_credits(&token, body).await.status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for spend in spends {
+        statuses.push(spend.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+    assert_eq!((ok, refused), (155, 45), "{statuses:?}");
+    let balance = app.balance(&token).await;
+    assert_eq!((balance["dailyFreeCredits"].as_i64(), balance["freeCreditsRemaining"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(balance["totalSpent"], 155);
+    let facts = app.state.auth().store().ledger_facts().await.unwrap();
+    assert!(mana_core::credits::verify_ledger(&facts).is_empty());
+}

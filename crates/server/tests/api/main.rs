@@ -3,6 +3,7 @@
 mod common;
 
 mod concurrency;
+mod credits;
 mod discovery;
 mod errors;
 mod login;

@@ -1,4 +1,7 @@
-//! The command line: `serve`, `migrate`, `keys generate`, `healthcheck`.
+//! The command line: `serve`, `migrate`, `keys generate`, `healthcheck`, `ledger verify`,
+//! `credits grant`.
+
+mod admin;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +42,16 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Inspect the credit ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Support tools for credit accounts.
+    Credits {
+        #[command(subcommand)]
+        command: CreditsCommand,
+    },
     /// Exit 0 if the service answers GET /health with 200, else 1 (for container health checks).
     Healthcheck {
         /// Base URL of the service; defaults to http://<LISTEN_ADDR>.
@@ -64,6 +77,29 @@ pub enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every invariant: each transaction's postings sum to zero, each cached balance
+    /// equals the sum of its postings, no bucket is negative, nobody spent more than they had,
+    /// usage statistics equal the usage postings. Exits 1 with a report if any fails.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add paid credits to a user's account, recorded as an `adjustment` with the reason.
+    Grant {
+        #[arg(long)]
+        email: String,
+        /// Whole credits, at least 1.
+        #[arg(long, allow_negative_numbers = true)]
+        amount: i64,
+        /// Shown to the user as the transaction's description.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
 /// Runs a command; the error, if any, is for the user to read (no backtrace, no panic).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -71,6 +107,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate_command().await,
         Command::Keys { command: KeysCommand::Generate { dir, algorithm } } => keys_generate(dir, algorithm),
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
+        Command::Ledger { command: LedgerCommand::Verify } => admin::ledger_verify(&load_config()?).await,
+        Command::Credits { command: CreditsCommand::Grant { email, amount, reason } } => {
+            admin::credits_grant(&load_config()?, &email, amount, &reason).await
+        }
     }
 }
 

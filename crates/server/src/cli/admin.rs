@@ -1,0 +1,63 @@
+//! Operator commands that work on the database directly: `ledger verify`, `credits grant`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use mana_core::clock::SystemClock;
+use mana_core::credits::{CreditService, verify_ledger};
+use mana_core::email::Email;
+
+use crate::config::Config;
+use crate::storage::Backend;
+
+async fn open_migrated(config: &Config) -> anyhow::Result<Backend> {
+    let backend = Backend::open(&config.database_url, 2).await?;
+    if !backend.migrations_applied().await? {
+        bail!("DATABASE_URL: the database has pending migrations; run `mana-core-auth migrate` first");
+    }
+    Ok(backend)
+}
+
+/// Checks every ledger invariant; the error lists each violation.
+pub async fn ledger_verify(config: &Config) -> anyhow::Result<()> {
+    let backend = open_migrated(config).await?;
+    let facts = backend.store().ledger_facts().await.context("reading the ledger")?;
+    let problems = verify_ledger(&facts);
+    if problems.is_empty() {
+        println!(
+            "ledger verified: {} balances match their postings; every transaction balances; usage statistics agree",
+            facts.balances.len()
+        );
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("VIOLATION: {problem}");
+    }
+    bail!("the ledger has {} violation(s)", problems.len())
+}
+
+/// Adds paid credits to a live user's account as an `adjustment`.
+pub async fn credits_grant(config: &Config, email: &str, amount: i64, reason: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
+    let backend = open_migrated(config).await?;
+    let store = backend.store();
+    let user = store
+        .find_credentials(&email)
+        .await
+        .context("looking up the user")?
+        .with_context(|| format!("no active user has the email {email}"))?
+        .user;
+    let credits = CreditService::new(store, Arc::new(SystemClock), config.credit_policy.clone());
+    let (transaction, balance) = credits.grant_paid(user.id, amount, reason).await.map_err(|error| match error {
+        mana_core::Error::Validation(errors) => {
+            let text: Vec<String> = errors.iter().map(|e| format!("--{} {}", e.field, e.message)).collect();
+            anyhow::anyhow!(text.join("; "))
+        }
+        other => anyhow::anyhow!(other),
+    })?;
+    println!(
+        "granted {amount} paid credits to {email} (transaction {}); paid balance now {}",
+        transaction.id, balance.paid
+    );
+    Ok(())
+}
