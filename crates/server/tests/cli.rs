@@ -157,3 +157,92 @@ fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
     assert_eq!(keys.len(), 1, "one development key");
     assert!(logs.contains("DEVELOPMENT SIGNING KEY"), "{logs}");
 }
+
+/// A migrated SQLite database in `dir` with one registered user, made through the library.
+fn database_with_user(dir: &Path, email: &str) -> String {
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let backend = mana_server::storage::Backend::open(&url, 1).await.unwrap();
+        backend.migrate().await.unwrap();
+        let id = mana_core::ids::UserId::generate();
+        let now = chrono::Utc::now();
+        let policy = mana_core::credits::CreditPolicy::default();
+        let (opening_balance, opening_transactions) =
+            mana_core::credits::Movements::open_account(id, &policy, now).unwrap().into_parts();
+        let user = mana_core::store::NewUser {
+            id,
+            email: mana_core::email::Email::parse(email).unwrap(),
+            name: None,
+            role: mana_core::ids::Role::User,
+            password_hash: "$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into(),
+            created_at: now,
+            opening_balance,
+            opening_transactions,
+        };
+        backend.store().create_user(user).await.unwrap();
+    });
+    url
+}
+
+#[test]
+fn credits_grant_adds_paid_credits_and_the_ledger_still_verifies() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "support@example.com");
+    let env = [("DATABASE_URL", url.as_str())];
+    let output = run(
+        &dir,
+        &["credits", "grant", "--email", "Support@Example.com", "--amount", "250", "--reason", "goodwill"],
+        &env,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("paid balance now 250"), "{}", text(&output.stdout));
+
+    let verify = run(&dir, &["ledger", "verify"], &env);
+    assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+    assert!(text(&verify.stdout).contains("ledger verified"));
+}
+
+#[test]
+fn credits_grant_refuses_bad_input_with_a_clear_message() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "someone@example.com");
+    let env = [("DATABASE_URL", url.as_str())];
+    let zero =
+        run(&dir, &["credits", "grant", "--email", "someone@example.com", "--amount", "0", "--reason", "x"], &env);
+    assert!(!zero.status.success());
+    assert!(text(&zero.stderr).contains("--amount"), "{}", text(&zero.stderr));
+    let negative =
+        run(&dir, &["credits", "grant", "--email", "someone@example.com", "--amount", "-5", "--reason", "x"], &env);
+    assert!(!negative.status.success());
+    let unknown =
+        run(&dir, &["credits", "grant", "--email", "nobody@example.com", "--amount", "5", "--reason", "x"], &env);
+    assert!(text(&unknown.stderr).contains("no active user"), "{}", text(&unknown.stderr));
+    let no_reason =
+        run(&dir, &["credits", "grant", "--email", "someone@example.com", "--amount", "5", "--reason", " "], &env);
+    assert!(text(&no_reason.stderr).contains("--reason"), "{}", text(&no_reason.stderr));
+}
+
+#[test]
+fn ledger_verify_reports_a_tampered_balance_and_fails() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "victim@example.com");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE credit_balances SET paid = paid + 1000").execute(&mut connection).await.unwrap();
+    });
+    let output = run(&dir, &["ledger", "verify"], &[("DATABASE_URL", url.as_str())]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = text(&output.stdout);
+    assert!(report.contains("VIOLATION") && report.contains("cached paid balance 1000"), "{report}");
+    assert!(text(&output.stderr).contains("violation"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn ledger_verify_wants_a_migrated_database() {
+    let dir = empty_dir();
+    let output = run(&dir, &["ledger", "verify"], &[]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("mana-core-auth migrate"), "{}", text(&output.stderr));
+}
