@@ -1,0 +1,168 @@
+//! `mana-bench`: how close each hot path of mana-core-auth comes to what this machine allows.
+//! Run through `scripts/bench` (quick) or `scripts/bench --full`.
+
+mod api;
+mod limits;
+mod load;
+mod report;
+mod server;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use sqlx::{ConnectOptions, Executor};
+
+use crate::api::Api;
+use crate::load::closed_loop;
+use crate::report::{Limits, Measurement, Report};
+use crate::server::Server;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks mana-core-auth on SQLite and PostgreSQL against the machine's limits.")]
+struct Args {
+    /// Longer measurements (15 s each instead of 3 s).
+    #[arg(long)]
+    full: bool,
+    /// sqlite, postgres or both.
+    #[arg(long, default_value = "both")]
+    backend: String,
+    /// bcrypt cost of the server under test (the production default is 12).
+    #[arg(long, default_value_t = 12)]
+    bcrypt_cost: u32,
+    /// PostgreSQL server to use (an admin URL); default TEST_DATABASE_URL or the local server.
+    #[arg(long)]
+    postgres: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let seconds = if args.full { 15 } else { 3 };
+    let postgres = args
+        .postgres
+        .clone()
+        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+
+    eprintln!("measuring reference limits ...");
+    let hash_time = limits::password_hash_time(args.bcrypt_cost).await?;
+    let (sign_rate, verify_rate) = limits::rs256_rates()?;
+    let mut report = Report::new(Limits { cores, hash_time, sign_rate, verify_rate, bcrypt_cost: args.bcrypt_cost });
+
+    if args.backend == "sqlite" || args.backend == "both" {
+        eprintln!("sqlite: raw SQL limit ...");
+        let distinct = limits::sqlite_spend(seconds, false).await?;
+        let hot = limits::sqlite_spend(seconds, true).await?;
+        report.raw_limit("sqlite", distinct.throughput(), hot.throughput());
+        run_backend(&mut report, "sqlite", None, &args, seconds).await?;
+    }
+    if args.backend == "postgres" || args.backend == "both" {
+        eprintln!("postgres: pgbench limit ...");
+        let distinct = limits::pgbench_spend(&postgres, 32, seconds, false).await?;
+        let hot = limits::pgbench_spend(&postgres, 32, seconds, true).await?;
+        report.raw_limit("postgres", distinct.tps, hot.tps);
+        report.note(format!(
+            "pgbench latency average: {:.2} ms distinct, {:.2} ms hot row",
+            distinct.latency_ms, hot.latency_ms
+        ));
+        let (url, drop_database) = scratch_postgres(&postgres).await?;
+        let result = run_backend(&mut report, "postgres", Some(url), &args, seconds).await;
+        drop_database.await;
+        result?;
+    }
+    println!("{}", report.render());
+    Ok(())
+}
+
+/// A fresh database on the PostgreSQL server, and a future that drops it.
+async fn scratch_postgres(admin_url: &str) -> anyhow::Result<(String, impl std::future::Future<Output = ()>)> {
+    let admin = sqlx::postgres::PgConnectOptions::from_str(admin_url)?;
+    let name = format!("mana_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin.connect().await.context("connecting to PostgreSQL for the benchmark")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let url = limits::with_database(admin_url, &name);
+    Ok((url, async move {
+        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+    }))
+}
+
+async fn run_backend(
+    report: &mut Report,
+    backend: &'static str,
+    database_url: Option<String>,
+    args: &Args,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let duration = Duration::from_secs(seconds);
+    eprintln!("{backend}: starting the server ...");
+    let server = Server::start(database_url, args.bcrypt_cost).await?;
+    report.startup(backend, server.startup);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = server.rss_mib();
+    let api = Api::new(&server.base);
+    eprintln!("{backend}: registering bench users ...");
+    let users = api.users(backend, 32).await?;
+    let spent: Vec<Arc<AtomicU64>> = users.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+
+    let mut measure = async |name: &str, clients: usize, calls: Vec<load::Call>| {
+        eprintln!("{backend}: {name} x{clients} ...");
+        let stats = closed_loop(calls, duration).await;
+        report.measure(Measurement { backend, name: name.to_owned(), clients, stats: stats.clone() });
+        stats
+    };
+    measure("GET /health", 32, (0..32).map(|_| api.health_call()).collect()).await;
+    measure("POST /auth/validate", 32, users.iter().map(|u| api.validate_call(&u.access)).collect()).await;
+    measure("GET /credits/balance", 32, users.iter().map(|u| api.balance_call(&u.access)).collect()).await;
+    measure("POST /auth/refresh", 32, users.iter().map(|u| api.refresh_call(u)).collect()).await;
+    measure("POST /auth/login", 8, users.iter().take(8).map(|u| api.login_call(&u.email)).collect()).await;
+    for clients in [1, 8, 32] {
+        let calls = users.iter().zip(&spent).take(clients).map(|(u, s)| api.spend_call(&u.access, s.clone())).collect();
+        measure("POST /credits/use (distinct users)", clients, calls).await;
+    }
+    let hot_calls = (0..32).map(|_| api.spend_call(&users[0].access, spent[0].clone())).collect();
+    measure("POST /credits/use (one hot user)", 32, hot_calls).await;
+
+    // No lost update: the server's count of the hot user's spending equals the successes seen.
+    let balance = api.balance(&users[0].access).await?;
+    let acknowledged = spent[0].load(Ordering::Relaxed);
+    report.note(format!(
+        "{backend}: hot user acknowledged {acknowledged} spends, server counts totalSpent {} ({})",
+        balance["totalSpent"],
+        if balance["totalSpent"].as_u64() == Some(acknowledged) { "no lost update" } else { "MISMATCH" }
+    ));
+
+    eprintln!("{backend}: validate under a login flood ...");
+    let flood: Vec<_> = users.iter().skip(8).take(8).map(|u| api.login_call(&u.email)).collect();
+    let probes: Vec<_> = users.iter().take(4).map(|u| api.validate_call(&u.access)).collect();
+    let (flood_stats, probe_stats) = tokio::join!(closed_loop(flood, duration), closed_loop(probes, duration));
+    report.measure(Measurement { backend, name: "login flood (alongside)".into(), clients: 8, stats: flood_stats });
+    report.measure(Measurement {
+        backend,
+        name: "POST /auth/validate under login flood".into(),
+        clients: 4,
+        stats: probe_stats,
+    });
+    report.memory(backend, idle_rss, server.rss_mib());
+
+    let database_url = server.database_url.clone();
+    let _database_dir = server.stop().await;
+    let verify = std::process::Command::new(server::server_binary()?)
+        .args(["ledger", "verify"])
+        .env_clear()
+        .env("DATABASE_URL", &database_url)
+        .output()?;
+    report.note(format!(
+        "{backend}: ledger verify after the run: {}",
+        if verify.status.success() {
+            "passed".to_owned()
+        } else {
+            format!("FAILED {}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr))
+        }
+    ));
+    Ok(())
+}
