@@ -36,6 +36,12 @@ struct Args {
     /// PostgreSQL server to use (an admin URL); default TEST_DATABASE_URL or the local server.
     #[arg(long)]
     postgres: Option<String>,
+    /// Only the measurements whose name contains this text (e.g. "validate"), for profiling.
+    #[arg(long)]
+    only: Option<String>,
+    /// Print the server's process id, so that a profiler can attach (`perf record -p`).
+    #[arg(long)]
+    print_pid: bool,
 }
 
 #[tokio::main]
@@ -109,11 +115,18 @@ async fn run_backend(
     let users = api.users(backend, 32).await?;
     let spent: Vec<Arc<AtomicU64>> = users.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
 
+    if args.print_pid {
+        eprintln!("{backend}: server pid {}", server.pid().unwrap_or_default());
+    }
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
     let mut measure = async |name: &str, clients: usize, calls: Vec<load::Call>| {
+        if !wanted(name) {
+            return None;
+        }
         eprintln!("{backend}: {name} x{clients} ...");
         let stats = closed_loop(calls, duration).await;
         report.measure(Measurement { backend, name: name.to_owned(), clients, stats: stats.clone() });
-        stats
+        Some(stats)
     };
     measure("GET /health", 32, (0..32).map(|_| api.health_call()).collect()).await;
     measure("POST /auth/validate", 32, users.iter().map(|u| api.validate_call(&u.access)).collect()).await;
@@ -128,14 +141,21 @@ async fn run_backend(
     measure("POST /credits/use (one hot user)", 32, hot_calls).await;
 
     // No lost update: the server's count of the hot user's spending equals the successes seen.
-    let balance = api.balance(&users[0].access).await?;
-    let acknowledged = spent[0].load(Ordering::Relaxed);
-    report.note(format!(
-        "{backend}: hot user acknowledged {acknowledged} spends, server counts totalSpent {} ({})",
-        balance["totalSpent"],
-        if balance["totalSpent"].as_u64() == Some(acknowledged) { "no lost update" } else { "MISMATCH" }
-    ));
+    if wanted("credits/use") {
+        let balance = api.balance(&users[0].access).await?;
+        let acknowledged = spent[0].load(Ordering::Relaxed);
+        report.note(format!(
+            "{backend}: hot user acknowledged {acknowledged} spends, server counts totalSpent {} ({})",
+            balance["totalSpent"],
+            if balance["totalSpent"].as_u64() == Some(acknowledged) { "no lost update" } else { "MISMATCH" }
+        ));
+    }
 
+    if !wanted("login flood") {
+        report.memory(backend, idle_rss, server.rss_mib());
+        server.stop().await;
+        return Ok(());
+    }
     eprintln!("{backend}: validate under a login flood ...");
     let flood: Vec<_> = users.iter().skip(8).take(8).map(|u| api.login_call(&u.email)).collect();
     let probes: Vec<_> = users.iter().take(4).map(|u| api.validate_call(&u.access)).collect();

@@ -88,6 +88,10 @@ impl Server {
         Ok(Self { base, database_url, startup, child, _dir: dir })
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Resident memory of the server process, from /proc.
     pub fn rss_mib(&self) -> Option<f64> {
         let pid = self.child.id()?;

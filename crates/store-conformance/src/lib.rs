@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
             revoking_is_idempotent,
             sessions_are_listed_newest_first,
             concurrent_rotations_apply_exactly_once,
+            session_access_reports_revocation_deletion_and_role,
             security_events_round_trip_newest_first,
             ping_answers,
             registration_opens_the_credit_account,

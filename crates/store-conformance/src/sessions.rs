@@ -129,3 +129,20 @@ pub async fn concurrent_rotations_apply_exactly_once(store: SharedStore) {
     assert_eq!(applied, 1);
     assert_eq!(store.find_session(new.id).await.unwrap().unwrap().session.generation, 1);
 }
+
+pub async fn session_access_reports_revocation_deletion_and_role(store: SharedStore) {
+    use mana_core::ids::Role;
+    use mana_core::store::SessionAccess;
+    let user = create_user(&store, "access@example.com").await;
+    let (new, _) = new_session(user.id, t0());
+    store.create_session(new.clone()).await.unwrap();
+    let live = SessionAccess { user_id: user.id, revoked: false, user_deleted: false, role: Role::User };
+    assert_eq!(store.session_access(new.id).await.unwrap(), Some(live));
+    assert_eq!(store.session_access(mana_core::ids::SessionId::generate()).await.unwrap(), None);
+
+    store.revoke_session(new.id, t0()).await.unwrap();
+    assert_eq!(store.session_access(new.id).await.unwrap(), Some(SessionAccess { revoked: true, ..live }));
+    store.soft_delete_user(user.id, t0()).await.unwrap();
+    let access = store.session_access(new.id).await.unwrap().unwrap();
+    assert!(access.revoked && access.user_deleted);
+}

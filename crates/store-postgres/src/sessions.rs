@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::ids::{SessionId, UserId};
 use mana_core::store::{
-    NewSession, RefreshTokenRecord, Rotation, Session, SessionStore, SessionWithUser, StoreError, StoreResult,
+    NewSession, RefreshTokenRecord, Rotation, Session, SessionAccess, SessionStore, SessionWithUser, StoreError,
+    StoreResult,
 };
 use mana_core::tokens::TokenHash;
 use sqlx::Row;
@@ -98,6 +99,26 @@ impl SessionStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await)?;
         row.map(|row| Ok(SessionWithUser { session: session(&row)?, user: convert::user(&row, "u_")? })).transpose()
+    }
+
+    async fn session_access(&self, id: SessionId) -> StoreResult<Option<SessionAccess>> {
+        let row = db(sqlx::query(
+            "SELECT s.user_id, s.revoked_at IS NOT NULL AS revoked, u.deleted_at IS NOT NULL AS deleted, u.role
+             FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE s.id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await)?;
+        row.map(|row| {
+            let role: String = db(row.try_get("role"))?;
+            Ok(SessionAccess {
+                user_id: UserId(db(row.try_get::<Uuid, _>("user_id"))?),
+                revoked: db(row.try_get("revoked"))?,
+                user_deleted: db(row.try_get("deleted"))?,
+                role: role.parse().map_err(|e: String| StoreError::Other(anyhow::anyhow!(e)))?,
+            })
+        })
+        .transpose()
     }
 
     async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool> {

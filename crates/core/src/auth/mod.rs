@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::credits::CreditPolicy;
 use crate::error::Result;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{Role, SessionId, UserId};
 use crate::password::PasswordHasher;
 use crate::store::{ClientInfo, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
@@ -42,8 +42,9 @@ pub struct IssuedTokens {
 /// The caller behind a valid access token of a live session.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    /// The user as stored now (its role may be newer than the token's).
-    pub user: User,
+    pub user_id: UserId,
+    /// The role as stored now (it may be newer than the token's).
+    pub role: Role,
     pub session_id: SessionId,
     pub claims: AccessTokenClaims,
 }

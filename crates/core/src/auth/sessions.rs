@@ -167,7 +167,7 @@ impl AuthService {
 
     /// Revokes the session of an authenticated caller.
     pub async fn logout(&self, caller: &Authenticated, client: &ClientInfo) -> Result<()> {
-        self.end_session(caller.session_id, caller.user.id, client).await
+        self.end_session(caller.session_id, caller.user_id, client).await
     }
 
     /// Revokes the session that a refresh token (current or older) belongs to. Logging out an
@@ -194,16 +194,16 @@ impl AuthService {
         let rejected = |reason| Error::InvalidAccessToken(reason);
         let session_id: SessionId = claims.sid.parse().map_err(|_| rejected(TokenRejection::Malformed))?;
         let user_id: UserId = claims.sub.parse().map_err(|_| rejected(TokenRejection::Malformed))?;
-        let found = self.store.find_session(session_id).await?.ok_or(rejected(TokenRejection::SessionRevoked))?;
-        if found.session.user_id != user_id {
+        let access = self.store.session_access(session_id).await?.ok_or(rejected(TokenRejection::SessionRevoked))?;
+        if access.user_id != user_id {
             return Err(rejected(TokenRejection::Malformed));
         }
-        if found.user.deleted_at.is_some() {
+        if access.user_deleted {
             return Err(rejected(TokenRejection::UserDeleted));
         }
-        if found.session.revoked_at.is_some() {
+        if access.revoked {
             return Err(rejected(TokenRejection::SessionRevoked));
         }
-        Ok(Authenticated { user: found.user, session_id, claims })
+        Ok(Authenticated { user_id, role: access.role, session_id, claims })
     }
 }

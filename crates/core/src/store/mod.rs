@@ -120,6 +120,17 @@ pub struct SessionWithUser {
     pub user: User,
 }
 
+/// The four facts an access-token check needs about its session, read in one narrow query on
+/// every authenticated request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionAccess {
+    pub user_id: UserId,
+    pub revoked: bool,
+    pub user_deleted: bool,
+    /// The user's role now (it may differ from the one in an older token).
+    pub role: Role,
+}
+
 /// Which session, and which rotation of it, a refresh token was issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
@@ -224,6 +235,7 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
     async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>>;
+    async fn session_access(&self, id: SessionId) -> StoreResult<Option<SessionAccess>>;
     /// Compare-and-swap: applies the rotation only if the session is live and still at
     /// `from_generation`. Returns whether it was applied.
     async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool>;

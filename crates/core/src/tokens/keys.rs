@@ -9,11 +9,11 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::json;
 
 use crate::crypto::{base64url_encode, hex_encode, random_bytes};
@@ -43,14 +43,6 @@ impl KeyAlgorithm {
             _ => None,
         }
     }
-
-    pub(crate) fn jsonwebtoken(self) -> Algorithm {
-        match self {
-            KeyAlgorithm::Rs256 => Algorithm::RS256,
-            KeyAlgorithm::Es256 => Algorithm::ES256,
-            KeyAlgorithm::EdDsa => Algorithm::EdDSA,
-        }
-    }
 }
 
 enum Signer {
@@ -59,14 +51,16 @@ enum Signer {
     Ed25519(Ed25519KeyPair),
 }
 
-/// One private key with everything derived from it: its verifying key and its public JWK.
+/// One private key with everything derived from it: its public key, parsed once for
+/// verification (re-parsing it, as a per-call verifier would, costs as much as the check), and
+/// its public JWK.
 pub struct SigningKey {
     kid: String,
     algorithm: KeyAlgorithm,
     /// Seconds since the epoch; the newest key signs.
     created_at: i64,
     signer: Signer,
-    decoding: DecodingKey,
+    verifier: ParsedPublicKey,
     jwk: serde_json::Value,
 }
 
@@ -119,8 +113,9 @@ impl SigningKey {
             let (n, e) = (public.modulus(), public.exponent());
             let (n, e) = (n.big_endian_without_leading_zero(), e.big_endian_without_leading_zero());
             let jwk = json!({"kty": "RSA", "n": base64url_encode(n), "e": base64url_encode(e)});
-            let decoding = DecodingKey::from_rsa_raw_components(n, e);
-            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Rs256, Signer::Rsa(pair), decoding, jwk));
+            let verifier = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public.as_ref())
+                .map_err(|e| anyhow!("unusable RSA public key: {e}"))?;
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Rs256, Signer::Rsa(pair), verifier, jwk));
         }
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             // An uncompressed P-256 point: 0x04 || x (32 bytes) || y (32 bytes).
@@ -132,14 +127,16 @@ impl SigningKey {
                 "kty": "EC", "crv": "P-256",
                 "x": base64url_encode(&point[1..33]), "y": base64url_encode(&point[33..]),
             });
-            let decoding = DecodingKey::from_ec_der(&point);
-            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Es256, Signer::Ecdsa(pair), decoding, jwk));
+            let verifier = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+                .map_err(|e| anyhow!("unusable P-256 public key: {e}"))?;
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Es256, Signer::Ecdsa(pair), verifier, jwk));
         }
         if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
             let public = pair.public_key().as_ref().to_vec();
             let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": base64url_encode(&public)});
-            let decoding = DecodingKey::from_ed_der(&public);
-            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::EdDsa, Signer::Ed25519(pair), decoding, jwk));
+            let verifier =
+                ParsedPublicKey::new(&ED25519, &public).map_err(|e| anyhow!("unusable Ed25519 public key: {e}"))?;
+            return Ok(Self::assemble(kid, created_at, KeyAlgorithm::EdDsa, Signer::Ed25519(pair), verifier, jwk));
         }
         bail!("not an RSA, P-256 or Ed25519 private key in PKCS#8 form")
     }
@@ -149,13 +146,13 @@ impl SigningKey {
         created_at: i64,
         algorithm: KeyAlgorithm,
         signer: Signer,
-        decoding: DecodingKey,
+        verifier: ParsedPublicKey,
         mut jwk: serde_json::Value,
     ) -> Self {
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!(algorithm.jwt_name());
         jwk["use"] = json!("sig");
-        Self { kid, algorithm, created_at, signer, decoding, jwk }
+        Self { kid, algorithm, created_at, signer, verifier, jwk }
     }
 
     pub fn kid(&self) -> &str {
@@ -175,8 +172,9 @@ impl SigningKey {
         &self.jwk
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
+    /// Whether `signature` is this key's signature of `message`.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify_sig(message, signature).is_ok()
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {

@@ -23,7 +23,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<CreditBalance>, ApiError> {
-    let balance = state.credits().balance(caller.user.id).await?;
+    let balance = state.credits().balance(caller.user_id).await?;
     Ok(Json(balance_view(&balance, state.credits().policy())))
 }
 
@@ -40,7 +40,7 @@ async fn use_credits(
         idempotency_key: body.idempotency_key,
         metadata: body.metadata,
     };
-    Ok(Json(state.credits().spend(caller.user.id, request).await?))
+    Ok(Json(state.credits().spend(caller.user_id, request).await?))
 }
 
 async fn transactions(
@@ -61,7 +61,7 @@ async fn transactions(
     if !errors.is_empty() {
         return Err(Error::Validation(errors).into());
     }
-    let listed = state.credits().transactions(caller.user.id, page).await?;
+    let listed = state.credits().transactions(caller.user_id, page).await?;
     Ok(Json(listed.iter().map(transaction_view).collect()))
 }
 
@@ -69,7 +69,7 @@ async fn purchases(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<PurchaseView>>, ApiError> {
-    let listed = state.credits().purchases(caller.user.id).await?;
+    let listed = state.credits().purchases(caller.user_id).await?;
     Ok(Json(listed.iter().map(purchase_view).collect()))
 }
 

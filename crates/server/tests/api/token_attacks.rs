@@ -53,7 +53,7 @@ async fn alg_none_is_refused() {
     for alg in ["none", "None", "NONE"] {
         let header = json!({"alg": alg, "typ": "at+jwt", "kid": "test-key"});
         let token = format!("{}.{}.", b64(&header), b64(&claims));
-        assert_refused(&app, &token, "malformed_token").await;
+        assert_refused(&app, &token, "wrong_algorithm").await;
     }
 }
 
@@ -72,6 +72,17 @@ async fn hs256_signed_with_the_public_key_is_refused() {
         header.kid = Some("test-key".into());
         let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
         assert_refused(&app, &token, "wrong_algorithm").await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_extra_or_missing_parts_is_refused() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("parts@example.com").await;
+    let token = tokens.access_token;
+    for broken in [format!("{token}.extra"), token.rsplitn(2, '.').nth(1).unwrap().to_owned(), format!("{token}!")] {
+        let verdict = app.validate(&broken).await;
+        assert_eq!(verdict["valid"], false, "{broken}");
     }
 }
 
