@@ -31,7 +31,7 @@ start_throwaway_postgres() {
     chown postgres "$dir"
     runas=(runuser -u postgres --)
   fi
-  echo "scripts/test: starting a throwaway PostgreSQL ($bin) on port $port"
+  echo "scripts/test: starting a throwaway PostgreSQL ($bin) on port $port" >&2
   "${runas[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   "${runas[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
@@ -56,10 +56,10 @@ local_postgres_answers() {
 
 ensure_test_postgres() {
   if [ -n "${TEST_DATABASE_URL:-}" ]; then
-    echo "scripts/test: PostgreSQL from TEST_DATABASE_URL"
+    echo "scripts/test: PostgreSQL from TEST_DATABASE_URL" >&2
   elif local_postgres_answers; then
     export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
-    echo "scripts/test: PostgreSQL on 127.0.0.1:5432"
+    echo "scripts/test: PostgreSQL on 127.0.0.1:5432" >&2
   else
     start_throwaway_postgres
   fi

@@ -39,6 +39,9 @@ struct Args {
     /// Only the measurements whose name contains this text (e.g. "validate"), for profiling.
     #[arg(long)]
     only: Option<String>,
+    /// The server's DATABASE_MAX_CONNECTIONS (default: the service's own default).
+    #[arg(long)]
+    pool: Option<u32>,
     /// Print the server's process id, so that a profiler can attach (`perf record -p`).
     #[arg(long)]
     print_pid: bool,
@@ -106,7 +109,7 @@ async fn run_backend(
 ) -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     eprintln!("{backend}: starting the server ...");
-    let server = Server::start(database_url, args.bcrypt_cost).await?;
+    let server = Server::start(database_url, args.bcrypt_cost, args.pool).await?;
     report.startup(backend, server.startup);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = server.rss_mib();

@@ -48,22 +48,25 @@ fn free_port() -> anyhow::Result<u16> {
 impl Server {
     /// Starts the server on `database_url` (`None`: SQLite in a temporary directory) and waits
     /// until `/ready` answers; `startup` is the time from spawn to the first 200.
-    pub async fn start(database_url: Option<String>, bcrypt_cost: u32) -> anyhow::Result<Self> {
+    pub async fn start(database_url: Option<String>, bcrypt_cost: u32, pool: Option<u32>) -> anyhow::Result<Self> {
         let dir = TempDir::new("mana-bench")?;
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.0.display()));
         let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let child = Command::new(server_binary()?)
+        let mut command = Command::new(server_binary()?);
+        command.env_clear();
+        if let Some(pool) = pool {
+            command.env("DATABASE_MAX_CONNECTIONS", pool.to_string());
+        }
+        let child = command
             .arg("serve")
-            .env_clear()
             .env("DATABASE_URL", &database_url)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("KEYS_DIR", dir.0.join("keys"))
             .env("BCRYPT_COST", bcrypt_cost.to_string())
             // Every bench user can spend for the whole run.
             .env("SIGNUP_BONUS_CREDITS", "1000000000")
-            .env("DATABASE_MAX_CONNECTIONS", "16")
             .env("LOG_LEVEL", "warn")
             .current_dir(&dir.0)
             .stdout(Stdio::null())

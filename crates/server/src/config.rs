@@ -178,7 +178,9 @@ impl Config {
         };
         let config = Config {
             environment,
-            database_max_connections: r.integer("DATABASE_MAX_CONNECTIONS", 10, 1, 1000) as u32,
+            // Twice the cores: on a 2-core machine 4 connections beat 10 for both token checks and
+            // hot-row spends (docs/BENCHMARKS.md); more only adds context switches and lock queues.
+            database_max_connections: r.integer("DATABASE_MAX_CONNECTIONS", (2 * cores).max(4), 1, 1000) as u32,
             run_migrations: r.boolean("RUN_MIGRATIONS", true),
             listen_addr,
             jwt_issuer,
