@@ -95,6 +95,19 @@ pub fn with_database(admin_url: &str, name: &str) -> String {
     url
 }
 
+/// Applies the service's own migrations to `url` with its `migrate` command.
+fn migrate(url: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new(server_binary()?)
+        .arg("migrate")
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .env("LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "migrating the scratch database failed");
+    Ok(())
+}
+
 pub struct PgbenchResult {
     pub tps: f64,
     pub latency_ms: f64,
@@ -109,14 +122,7 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
     conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
     let url = with_database(admin_url, &name);
     let result = async {
-        let status = std::process::Command::new(server_binary()?)
-            .arg("migrate")
-            .env_clear()
-            .env("DATABASE_URL", &url)
-            .env("LOG_LEVEL", "warn")
-            .stdout(std::process::Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "migrating the pgbench database failed");
+        migrate(&url)?;
         let mut db = sqlx::PgConnection::connect(&url).await?;
         db.execute(
             "CREATE TABLE bench_users (n int PRIMARY KEY, id uuid NOT NULL);
@@ -164,14 +170,7 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
 pub async fn sqlite_spend(seconds: u64, hot: bool) -> anyhow::Result<Stats> {
     let dir = TempDir::new("mana-sqlite-raw")?;
     let url = format!("sqlite://{}/raw.db", dir.0.display());
-    let status = std::process::Command::new(server_binary()?)
-        .arg("migrate")
-        .env_clear()
-        .env("DATABASE_URL", &url)
-        .env("LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "migrating the SQLite database failed");
+    migrate(&url)?;
     let options = SqliteConnectOptions::from_str(&url)?
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use mana_core::credits::{Account, Balance, Bucket, Credits, LedgerTransaction, SystemAccount};
 use mana_core::ids::UserId;
 use mana_core::store::{CreditChanges, CreditSnapshot, IdempotencyRecord, StoreError, StoreResult, UsageIncrement};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -23,6 +24,20 @@ pub fn account_from_columns(user: Option<Uuid>, account: &str) -> StoreResult<Ac
         Some(user) => Ok(Account::User(UserId(user), Bucket::parse(account).ok_or_else(bad)?)),
         None => Ok(Account::System(SystemAccount::parse(account).ok_or_else(bad)?)),
     }
+}
+
+/// Reads the balance columns (`daily`, `free`, `paid`, totals, `daily_reset_at`, `version`).
+pub fn balance_from_row(row: &PgRow, user: UserId) -> StoreResult<Balance> {
+    Ok(Balance {
+        user_id: user,
+        daily: Credits(db(row.try_get("daily"))?),
+        free: Credits(db(row.try_get("free"))?),
+        paid: Credits(db(row.try_get("paid"))?),
+        total_earned: Credits(db(row.try_get("total_earned"))?),
+        total_spent: Credits(db(row.try_get("total_spent"))?),
+        daily_reset_at: db(row.try_get("daily_reset_at"))?,
+        version: db(row.try_get("version"))?,
+    })
 }
 
 /// Reads the balance and the idempotency record; with `lock`, the balance row stays locked

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use mana_core::credits::{Balance, Credits, Posting, TransactionKind};
+use mana_core::credits::{Credits, Posting, TransactionKind};
 use mana_core::ids::UserId;
 use mana_core::store::{
     CreditDecision, CreditPackage, CreditStore, Decide, LedgerFacts, Purchase, StoreError, StoreResult,
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::convert::{self, db, micros, optional_time, time};
-use crate::ledger_writes::{account_from_columns, apply_changes, read_snapshot};
+use crate::ledger_writes::{account_from_columns, apply_changes, balance_from_row, read_snapshot};
 
 fn uuid(text: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Other(e.into()))
@@ -260,21 +260,7 @@ impl CreditStore for SqliteStore {
                     Ok((user(r)?, bucket, Credits(db(r.try_get("total"))?)))
                 })
                 .collect::<StoreResult<_>>()?,
-            balances: balances
-                .iter()
-                .map(|r| {
-                    Ok(Balance {
-                        user_id: user(r)?,
-                        daily: Credits(db(r.try_get("daily"))?),
-                        free: Credits(db(r.try_get("free"))?),
-                        paid: Credits(db(r.try_get("paid"))?),
-                        total_earned: Credits(db(r.try_get("total_earned"))?),
-                        total_spent: Credits(db(r.try_get("total_spent"))?),
-                        daily_reset_at: time(db(r.try_get("daily_reset_at"))?)?,
-                        version: db(r.try_get("version"))?,
-                    })
-                })
-                .collect::<StoreResult<_>>()?,
+            balances: balances.iter().map(|r| balance_from_row(r, user(r)?)).collect::<StoreResult<_>>()?,
             posted_totals: totals
                 .iter()
                 .map(|r| {

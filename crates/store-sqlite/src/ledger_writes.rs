@@ -4,6 +4,7 @@
 use mana_core::credits::{Account, Balance, Bucket, Credits, LedgerTransaction, SystemAccount};
 use mana_core::ids::UserId;
 use mana_core::store::{CreditChanges, CreditSnapshot, IdempotencyRecord, StoreError, StoreResult, UsageIncrement};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::convert::{db, micros, time};
@@ -23,6 +24,20 @@ pub fn account_from_columns(user: Option<String>, account: &str) -> StoreResult<
     }
 }
 
+/// Reads the balance columns (`daily`, `free`, `paid`, totals, `daily_reset_at`, `version`).
+pub fn balance_from_row(row: &SqliteRow, user: UserId) -> StoreResult<Balance> {
+    Ok(Balance {
+        user_id: user,
+        daily: Credits(db(row.try_get("daily"))?),
+        free: Credits(db(row.try_get("free"))?),
+        paid: Credits(db(row.try_get("paid"))?),
+        total_earned: Credits(db(row.try_get("total_earned"))?),
+        total_spent: Credits(db(row.try_get("total_spent"))?),
+        daily_reset_at: time(db(row.try_get("daily_reset_at"))?)?,
+        version: db(row.try_get("version"))?,
+    })
+}
+
 pub async fn read_snapshot(
     conn: &mut SqliteConnection,
     user: UserId,
@@ -40,16 +55,7 @@ pub async fn read_snapshot(
     .fetch_optional(&mut *conn)
     .await)?
     .ok_or(StoreError::NotFound)?;
-    let balance = Balance {
-        user_id: user,
-        daily: Credits(db(row.try_get("daily"))?),
-        free: Credits(db(row.try_get("free"))?),
-        paid: Credits(db(row.try_get("paid"))?),
-        total_earned: Credits(db(row.try_get("total_earned"))?),
-        total_spent: Credits(db(row.try_get("total_spent"))?),
-        daily_reset_at: time(db(row.try_get("daily_reset_at"))?)?,
-        version: db(row.try_get("version"))?,
-    };
+    let balance = balance_from_row(&row, user)?;
     let idempotency = match db(row.try_get::<Option<String>, _>("i_key"))? {
         None => None,
         Some(key) => {

@@ -80,7 +80,7 @@ async fn a_token_with_extra_or_missing_parts_is_refused() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("parts@example.com").await;
     let token = tokens.access_token;
-    for broken in [format!("{token}.extra"), token.rsplitn(2, '.').nth(1).unwrap().to_owned(), format!("{token}!")] {
+    for broken in [format!("{token}.extra"), token.rsplit_once('.').unwrap().0.to_owned(), format!("{token}!")] {
         let verdict = app.validate(&broken).await;
         assert_eq!(verdict["valid"], false, "{broken}");
     }
