@@ -2,7 +2,7 @@
 //! takes a connection so that callers compose them inside one transaction.
 
 use chrono::{DateTime, Utc};
-use mana_core::credits::{Account, Balance, Bucket, Credits, LedgerTransaction, SystemAccount};
+use mana_core::credits::{Account, Balance, Credits, LedgerTransaction};
 use mana_core::ids::UserId;
 use mana_core::store::{CreditChanges, CreditSnapshot, IdempotencyRecord, StoreError, StoreResult, UsageIncrement};
 use sqlx::postgres::PgRow;
@@ -11,19 +11,9 @@ use uuid::Uuid;
 
 use crate::convert::db;
 
-pub fn account_columns(account: &Account) -> (Option<Uuid>, String) {
-    match account {
-        Account::User(user, bucket) => (Some(user.0), bucket.as_str().to_owned()),
-        Account::System(system) => (None, system.name()),
-    }
-}
-
 pub fn account_from_columns(user: Option<Uuid>, account: &str) -> StoreResult<Account> {
-    let bad = || StoreError::Other(anyhow::anyhow!("unknown ledger account {account:?}"));
-    match user {
-        Some(user) => Ok(Account::User(UserId(user), Bucket::parse(account).ok_or_else(bad)?)),
-        None => Ok(Account::System(SystemAccount::parse(account).ok_or_else(bad)?)),
-    }
+    Account::from_columns(user.map(UserId), account)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown ledger account {account:?}")))
 }
 
 /// Reads the balance columns (`daily`, `free`, `paid`, totals, `daily_reset_at`, `version`).
@@ -40,6 +30,16 @@ pub fn balance_from_row(row: &PgRow, user: UserId) -> StoreResult<Balance> {
     })
 }
 
+macro_rules! snapshot_sql {
+    () => {
+        "SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
+                i.key AS i_key, i.request_hash, i.response, i.created_at AS i_created_at
+         FROM credits.balances b
+         LEFT JOIN credits.idempotency_keys i ON i.user_id = b.user_id AND i.key = $2
+         WHERE b.user_id = $1"
+    };
+}
+
 /// Reads the balance and the idempotency record; with `lock`, the balance row stays locked
 /// until the surrounding transaction ends.
 pub async fn read_snapshot(
@@ -48,31 +48,10 @@ pub async fn read_snapshot(
     key: Option<&str>,
     lock: bool,
 ) -> StoreResult<CreditSnapshot> {
-    let sql = if lock {
-        "SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
-                i.key AS i_key, i.request_hash, i.response, i.created_at AS i_created_at
-         FROM credits.balances b
-         LEFT JOIN credits.idempotency_keys i ON i.user_id = b.user_id AND i.key = $2
-         WHERE b.user_id = $1 FOR UPDATE OF b"
-    } else {
-        "SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
-                i.key AS i_key, i.request_hash, i.response, i.created_at AS i_created_at
-         FROM credits.balances b
-         LEFT JOIN credits.idempotency_keys i ON i.user_id = b.user_id AND i.key = $2
-         WHERE b.user_id = $1"
-    };
+    let sql = if lock { concat!(snapshot_sql!(), " FOR UPDATE OF b") } else { snapshot_sql!() };
     let row =
         db(sqlx::query(sql).bind(user.0).bind(key).fetch_optional(&mut *conn).await)?.ok_or(StoreError::NotFound)?;
-    let balance = Balance {
-        user_id: user,
-        daily: Credits(db(row.try_get("daily"))?),
-        free: Credits(db(row.try_get("free"))?),
-        paid: Credits(db(row.try_get("paid"))?),
-        total_earned: Credits(db(row.try_get("total_earned"))?),
-        total_spent: Credits(db(row.try_get("total_spent"))?),
-        daily_reset_at: db(row.try_get("daily_reset_at"))?,
-        version: db(row.try_get("version"))?,
-    };
+    let balance = balance_from_row(&row, user)?;
     let idempotency = match db(row.try_get::<Option<String>, _>("i_key"))? {
         None => None,
         Some(key) => {
@@ -155,8 +134,8 @@ pub async fn insert_ledger(conn: &mut PgConnection, transactions: &[LedgerTransa
     let mut insert =
         QueryBuilder::<Postgres>::new("INSERT INTO credits.postings (transaction_id, user_id, account, amount) ");
     insert.push_values(postings, |mut row, (id, posting)| {
-        let (user, account) = account_columns(&posting.account);
-        row.push_bind(id).push_bind(user).push_bind(account).push_bind(posting.amount.0);
+        let (user, account) = posting.account.columns();
+        row.push_bind(id).push_bind(user.map(|u| u.0)).push_bind(account).push_bind(posting.amount.0);
     });
     db(insert.build().execute(&mut *conn).await)?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Reads and writes of the credit tables, shared by registration and credit updates. Each
 //! takes a connection so that callers compose them inside one transaction.
 
-use mana_core::credits::{Account, Balance, Bucket, Credits, LedgerTransaction, SystemAccount};
+use mana_core::credits::{Account, Balance, Credits, LedgerTransaction};
 use mana_core::ids::UserId;
 use mana_core::store::{CreditChanges, CreditSnapshot, IdempotencyRecord, StoreError, StoreResult, UsageIncrement};
 use sqlx::sqlite::SqliteRow;
@@ -9,19 +9,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::convert::{db, micros, time};
 
-pub fn account_columns(account: &Account) -> (Option<String>, String) {
-    match account {
-        Account::User(user, bucket) => (Some(user.to_string()), bucket.as_str().to_owned()),
-        Account::System(system) => (None, system.name()),
-    }
-}
-
 pub fn account_from_columns(user: Option<String>, account: &str) -> StoreResult<Account> {
-    let bad = || StoreError::Other(anyhow::anyhow!("unknown ledger account {account:?}"));
-    match user {
-        Some(user) => Ok(Account::User(crate::convert::user_id(&user)?, Bucket::parse(account).ok_or_else(bad)?)),
-        None => Ok(Account::System(SystemAccount::parse(account).ok_or_else(bad)?)),
-    }
+    let user = user.as_deref().map(crate::convert::user_id).transpose()?;
+    Account::from_columns(user, account)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown ledger account {account:?}")))
 }
 
 /// Reads the balance columns (`daily`, `free`, `paid`, totals, `daily_reset_at`, `version`).
@@ -137,8 +128,11 @@ pub async fn insert_ledger(conn: &mut SqliteConnection, transactions: &[LedgerTr
     let mut insert =
         QueryBuilder::<Sqlite>::new("INSERT INTO credit_postings (transaction_id, user_id, account, amount) ");
     insert.push_values(postings, |mut row, (id, posting)| {
-        let (user, account) = account_columns(&posting.account);
-        row.push_bind(id.to_string()).push_bind(user).push_bind(account).push_bind(posting.amount.0);
+        let (user, account) = posting.account.columns();
+        row.push_bind(id.to_string())
+            .push_bind(user.map(|u| u.to_string()))
+            .push_bind(account)
+            .push_bind(posting.amount.0);
     });
     db(insert.build().execute(&mut *conn).await)?;
     Ok(())

@@ -83,6 +83,25 @@ pub enum Account {
     System(SystemAccount),
 }
 
+impl Account {
+    /// How an account is stored: a user bucket as (its user, `daily`/`free`/`paid`), a system
+    /// account as (no user, its name).
+    pub fn columns(&self) -> (Option<UserId>, String) {
+        match self {
+            Account::User(user, bucket) => (Some(*user), bucket.as_str().to_owned()),
+            Account::System(system) => (None, system.name()),
+        }
+    }
+
+    /// The inverse of [`Account::columns`]; `None` for a name no account has.
+    pub fn from_columns(user: Option<UserId>, name: &str) -> Option<Self> {
+        match user {
+            Some(user) => Bucket::parse(name).map(|bucket| Account::User(user, bucket)),
+            None => SystemAccount::parse(name).map(Account::System),
+        }
+    }
+}
+
 /// One leg of a transaction: a signed change to one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
@@ -161,5 +180,26 @@ impl LedgerTransaction {
         let user_net =
             checked_sum(self.postings.iter().filter(|p| matches!(p.account, Account::User(..))).map(|p| p.amount));
         self.postings.len() >= 2 && total == Some(Credits::ZERO) && user_net == Some(self.amount)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_round_trip_through_their_stored_columns() {
+        let user = UserId::generate();
+        for account in [
+            Account::User(user, Bucket::Daily),
+            Account::User(user, Bucket::Paid),
+            Account::System(SystemAccount::Usage("chat".into())),
+            Account::System(SystemAccount::SignupBonus),
+        ] {
+            let (owner, name) = account.columns();
+            assert_eq!(Account::from_columns(owner, &name), Some(account));
+        }
+        assert_eq!(Account::from_columns(Some(user), "usage:chat"), None);
+        assert_eq!(Account::from_columns(None, "paid"), None);
     }
 }
