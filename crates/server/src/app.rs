@@ -15,14 +15,15 @@ use mana_core::credits::CreditService;
 use mana_core::password::PasswordHasher;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::config::Config;
 use crate::http::error::envelope_stray_errors;
 use crate::http::request_id::{self, RequestId};
+use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
 use crate::routes;
 use crate::state::AppState;
 use crate::storage::Backend;
@@ -45,38 +46,53 @@ pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<
     let auth =
         AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, config.credit_policy.clone());
     let credits = CreditService::new(store, clock, config.credit_policy.clone());
-    AppState::new(auth, credits, config.credits_per_euro, backend, &config.public_url)
+    let http = HttpSettings {
+        cors_allowed_origins: config.cors_allowed_origins.clone(),
+        hsts_max_age_seconds: config.hsts_max_age_seconds,
+        request_timeout: config.request_timeout,
+    };
+    AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url)
 }
 
 pub fn router(state: AppState) -> Router {
-    routes::all()
+    let headers = Arc::new(security_headers(state.http().hsts_max_age_seconds));
+    let timeout = state.http().request_timeout;
+    // Each `layer` wraps what is already there, so the last one added runs first: the request
+    // id exists before anything can fail; every response, a CORS preflight included, gets the
+    // security headers; every stray error (a 404, a timeout, a caught panic) is enveloped.
+    let mut router = routes::all()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(
-            // Outermost first: the request id exists before anything can fail, every stray error
-            // is enveloped, and a panic becomes a 500 instead of a dropped connection.
-            ServiceBuilder::new()
-                .layer(middleware::from_fn(request_id::assign))
-                .layer(middleware::from_fn(envelope_stray_errors))
-                .layer(CatchPanicLayer::new())
-                .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
-                    |response: &axum::response::Response, latency: Duration, _span: &Span| {
-                        tracing::info!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_secs_f64() * 1e3,
-                            "request"
-                        );
-                    },
-                )),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
+            |response: &axum::response::Response, latency: Duration, _span: &Span| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_ms = latency.as_secs_f64() * 1e3,
+                    "request"
+                );
+            },
+        ))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(envelope_stray_errors));
+    if let Some(cors) = cors(&state.http().cors_allowed_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(middleware::map_response(move |response: axum::response::Response| {
+            let headers = headers.clone();
+            async move { add_headers(response, &headers) }
+        }))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
 /// The span of one request: method, route template (never the raw URI, which could carry
-/// secrets in a query string) and request id. Headers are never recorded.
+/// secrets in a query string), request id, and the user once authenticated. Headers are never
+/// recorded.
 fn request_span(request: &Request) -> Span {
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
     let id = request.extensions().get::<RequestId>().map(|id| id.0.as_str()).unwrap_or("unknown");
-    tracing::info_span!("http", method = %request.method(), route, request_id = id)
+    tracing::info_span!("http", method = %request.method(), route, request_id = id, user_id = tracing::field::Empty)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

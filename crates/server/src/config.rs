@@ -48,6 +48,14 @@ pub struct Config {
     pub credits_per_euro: i64,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Browser origins allowed to call the API with credentials (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security` max-age; 0 leaves the header off (set it behind TLS).
+    pub hsts_max_age_seconds: i64,
+    /// A request still running after this long is answered 408.
+    pub request_timeout: std::time::Duration,
+    /// After SIGTERM/SIGINT, how long in-flight requests may take before the process exits.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -205,11 +213,32 @@ impl Config {
                 _ => Err(format!("must be text or json (got {v:?})")),
             }),
             log_level: r.string("LOG_LEVEL", "info"),
+            cors_allowed_origins: r.parsed("CORS_ALLOWED_ORIGINS", Vec::new(), parse_origins),
+            hsts_max_age_seconds: r.integer("HSTS_MAX_AGE_SECONDS", 0, 0, 63_072_000),
+            request_timeout: std::time::Duration::from_secs(r.integer("REQUEST_TIMEOUT_SECONDS", 30, 1, 600) as u64),
+            shutdown_timeout: std::time::Duration::from_secs(r.integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 600) as u64),
             public_url,
             database_url,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
     }
+}
+
+/// A comma-separated list of origins such as `https://app.example.com`. A wildcard is refused:
+/// credentials may only be shared with origins named one by one.
+fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(['/', '*', ' ']) => Ok(origin.to_owned()),
+                _ => Err(format!("{origin:?} is not an origin like https://app.example.com (no path, no wildcard)")),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -256,6 +285,16 @@ mod tests {
             assert!(text.contains(variable), "{variable} missing from {text}");
         }
         assert!(!text.contains("hunter2"), "a database password must never be echoed");
+    }
+
+    #[test]
+    fn cors_origins_are_listed_one_by_one() {
+        let config = load(&[("CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:5173")]).unwrap();
+        assert_eq!(config.cors_allowed_origins, ["https://a.example", "http://localhost:5173"]);
+        for bad in ["*", "https://*.example.com", "https://a.example/path", "a.example"] {
+            let error = load(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err().to_string();
+            assert!(error.contains("CORS_ALLOWED_ORIGINS"), "{bad}: {error}");
+        }
     }
 
     #[test]

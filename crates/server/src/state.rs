@@ -6,6 +6,7 @@ use mana_core::auth::AuthService;
 use mana_core::credits::CreditService;
 use mana_proto::OpenIdConfiguration;
 
+use crate::http::security::HttpSettings;
 use crate::storage::Backend;
 
 #[derive(Clone)]
@@ -15,6 +16,7 @@ struct Inner {
     auth: AuthService,
     credits: CreditService,
     credits_per_euro: i64,
+    http: HttpSettings,
     backend: Backend,
     discovery: OpenIdConfiguration,
 }
@@ -24,6 +26,7 @@ impl AppState {
         auth: AuthService,
         credits: CreditService,
         credits_per_euro: i64,
+        http: HttpSettings,
         backend: Backend,
         public_url: &str,
     ) -> Self {
@@ -40,7 +43,7 @@ impl AppState {
             response_types_supported: vec!["token".into()],
             subject_types_supported: vec!["public".into()],
         };
-        Self(Arc::new(Inner { auth, credits, credits_per_euro, backend, discovery }))
+        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, discovery }))
     }
 
     pub fn auth(&self) -> &AuthService {
@@ -53,6 +56,10 @@ impl AppState {
 
     pub fn credits_per_euro(&self) -> i64 {
         self.0.credits_per_euro
+    }
+
+    pub fn http(&self) -> &HttpSettings {
+        &self.0.http
     }
 
     pub fn backend(&self) -> &Backend {

@@ -45,6 +45,14 @@ impl Backend {
         }
     }
 
+    /// Waits for checked-out connections to return, then closes the pool.
+    pub async fn close(&self) {
+        match self {
+            Backend::Sqlite(store) => store.pool().close().await,
+            Backend::Postgres(store) => store.pool().close().await,
+        }
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
             Backend::Sqlite(store) => Arc::new(store.clone()),

@@ -246,3 +246,53 @@ fn ledger_verify_wants_a_migrated_database() {
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("mana-core-auth migrate"), "{}", text(&output.stderr));
 }
+
+/// Starts `serve` on a free port with `env` and waits for /health; returns it and its base URL.
+fn start_server(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut all_env = vec![("LISTEN_ADDR", listen.as_str())];
+    all_env.extend_from_slice(env);
+    let server = command(dir, &["serve"], &all_env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !run(dir, &["healthcheck", "--url", &format!("http://{listen}")], &[]).status.success() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("http://{listen}"))
+}
+
+/// Registers a user, then sends a login (slow at this bcrypt cost) and SIGTERM while it runs.
+/// Returns the login's status (None if it got no answer) and the server's exit status.
+fn login_during_shutdown(dir: &Path, env: &[(&str, &str)]) -> (Option<u16>, std::process::ExitStatus) {
+    let (mut server, base) = start_server(dir, env);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let body = serde_json::json!({"email": "late@example.com", "password": "correct horse battery"});
+        let registered = http.post(format!("{base}/api/v1/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(registered.status(), 201);
+        let login = tokio::spawn(async move {
+            http.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.ok().map(|r| r.status().as_u16())
+        });
+        // The login is hashing now; ask the server to stop.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+        login.await.unwrap()
+    });
+    (status, server.wait().unwrap())
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let (login, exit) = login_during_shutdown(&empty_dir(), &[("BCRYPT_COST", "14")]);
+    assert_eq!(login, Some(200), "the login that was running when SIGTERM came is answered");
+    assert!(exit.success());
+}
+
+#[test]
+fn the_shutdown_deadline_bounds_how_long_requests_may_hold_the_process() {
+    let (login, exit) =
+        login_during_shutdown(&empty_dir(), &[("BCRYPT_COST", "16"), ("SHUTDOWN_TIMEOUT_SECONDS", "0")]);
+    assert_eq!(login, None, "the process exited without waiting for the slow login");
+    assert!(exit.success());
+}

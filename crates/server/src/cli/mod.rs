@@ -143,7 +143,27 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         signing_key = state.auth().tokens().keys().signing_key().kid(),
         "mana-core-auth is listening"
     );
-    serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
+    let backend = state.backend().clone();
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signal_seen = stopping.clone();
+    let server = serve(listener, state, async move {
+        shutdown_signal().await;
+        signal_seen.notify_one();
+    });
+    // In-flight requests may finish, but not for longer than the deadline.
+    let deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(config.shutdown_timeout).await;
+    };
+    tokio::select! {
+        served = server => served.context("the HTTP server failed")?,
+        () = deadline => tracing::warn!(
+            timeout_seconds = config.shutdown_timeout.as_secs(),
+            "requests were still running at the shutdown deadline; exiting anyway"
+        ),
+    }
+    // Connections held by requests abandoned at the deadline never come back; do not wait long.
+    let _ = tokio::time::timeout(Duration::from_secs(5), backend.close()).await;
     tracing::info!("shut down");
     Ok(())
 }

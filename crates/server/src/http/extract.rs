@@ -131,6 +131,8 @@ impl FromRequestParts<AppState> for AuthUser {
             ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "A Bearer access token is required")
                 .with_challenge("Bearer")
         })?;
-        Ok(AuthUser(state.auth().authenticate(token).await?))
+        let caller = state.auth().authenticate(token).await?;
+        tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
+        Ok(AuthUser(caller))
     }
 }

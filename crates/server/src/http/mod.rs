@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub mod request_id;
+pub mod security;
 
 pub use error::ApiError;
 pub use extract::{AuthUser, Client, JsonBody, QueryParams};

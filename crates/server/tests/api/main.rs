@@ -6,6 +6,7 @@ mod concurrency;
 mod credits;
 mod discovery;
 mod errors;
+mod hardening;
 mod login;
 mod logout;
 mod refresh;

@@ -1,0 +1,94 @@
+//! Secrets never reach the logs. A full flow touches every kind of secret; everything logged
+//! at debug level, as JSON, is then searched for them.
+
+#[allow(dead_code)]
+#[path = "api/common.rs"]
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use mana_proto::TokenResponse;
+use serde_json::json;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use common::TestApp;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+const PASSWORD: &str = "Secret-Passphrase-4711";
+const WRONG_PASSWORD: &str = "Wrong-Passphrase-0815";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_flow_logs_no_password_token_or_authorization_header() {
+    let captured = Captured::default();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_env_filter(EnvFilter::new("debug"))
+        .with_writer(captured.clone())
+        .init();
+
+    let app = TestApp::spawn().await;
+    assert_eq!(app.register("logged@example.com", PASSWORD).await.status(), 201);
+    assert_eq!(app.login("logged@example.com", WRONG_PASSWORD).await.status(), 401);
+    let first: TokenResponse = app.login("logged@example.com", PASSWORD).await.json().await.unwrap();
+    app.validate(&first.access_token).await;
+    let spend = json!({"amount": 3, "appId": "chat", "description": "logged", "idempotencyKey": "log-key-1"});
+    let spent =
+        app.http.post(app.api("/credits/use")).bearer_auth(&first.access_token).json(&spend).send().await.unwrap();
+    assert_eq!(spent.status(), 200);
+    let second: TokenResponse = app.refresh(&first.refresh_token).await.json().await.unwrap();
+    // A replay after the grace window: the reuse is logged as a warning, the session revoked.
+    app.advance(Duration::seconds(11));
+    assert_eq!(app.refresh(&first.refresh_token).await.status(), 401);
+    let forged = format!("{}x", second.access_token);
+    assert_eq!(app.logout_with_bearer(&forged).await.status(), 401);
+    assert_eq!(app.post("/auth/logout", json!({"refreshToken": second.refresh_token})).await.status(), 200);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("\"request_id\""), "request lines are logged with their id");
+    assert!(logs.contains("\"user_id\""), "authenticated requests are logged with the user id");
+    assert!(logs.contains("refresh_token_reuse"), "the reuse warning is logged");
+    for secret in [
+        PASSWORD,
+        WRONG_PASSWORD,
+        &first.access_token,
+        &first.refresh_token,
+        &second.access_token,
+        &second.refresh_token,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+    // Not even a piece of a token: no JWT header, no Authorization header.
+    let jwt_header = first.access_token.split('.').next().unwrap();
+    assert!(!logs.contains(jwt_header), "a token header reached the logs");
+    let lowercase = logs.to_lowercase();
+    assert!(
+        !lowercase.contains("authorization") && !lowercase.contains("bearer "),
+        "an Authorization header reached the logs"
+    );
+}
