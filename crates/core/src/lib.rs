@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod password;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;
 
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@ use tracing::Span;
 
 use crate::config::Config;
 use crate::http::error::envelope_stray_errors;
+use crate::http::metrics;
 use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
 use crate::routes;
@@ -50,17 +51,23 @@ pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<
         cors_allowed_origins: config.cors_allowed_origins.clone(),
         hsts_max_age_seconds: config.hsts_max_age_seconds,
         request_timeout: config.request_timeout,
+        metrics_on_api_port: config.metrics_listen_addr.is_none(),
     };
     AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url)
 }
 
 pub fn router(state: AppState) -> Router {
+    metrics::handle();
     let headers = Arc::new(security_headers(state.http().hsts_max_age_seconds));
     let timeout = state.http().request_timeout;
     // Each `layer` wraps what is already there, so the last one added runs first: the request
     // id exists before anything can fail; every response, a CORS preflight included, gets the
     // security headers; every stray error (a 404, a timeout, a caught panic) is enveloped.
-    let mut router = routes::all()
+    let mut routes = routes::all();
+    if state.http().metrics_on_api_port {
+        routes = routes.merge(metrics::routes());
+    }
+    let mut router = routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
             |response: &axum::response::Response, latency: Duration, _span: &Span| {
@@ -82,6 +89,7 @@ pub fn router(state: AppState) -> Router {
             let headers = headers.clone();
             async move { add_headers(response, &headers) }
         }))
+        .layer(middleware::from_fn(metrics::track_requests))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }
@@ -93,6 +101,11 @@ fn request_span(request: &Request) -> Span {
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
     let id = request.extensions().get::<RequestId>().map(|id| id.0.as_str()).unwrap_or("unknown");
     tracing::info_span!("http", method = %request.method(), route, request_id = id, user_id = tracing::field::Empty)
+}
+
+/// `/metrics` alone, for a listener of its own (`METRICS_LISTEN_ADDR`).
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::routes().with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

@@ -56,6 +56,8 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// After SIGTERM/SIGINT, how long in-flight requests may take before the process exits.
     pub shutdown_timeout: std::time::Duration,
+    /// Serve `/metrics` on this address instead of the API's (keeps it off the public port).
+    pub metrics_listen_addr: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Config {
@@ -217,6 +219,9 @@ impl Config {
             hsts_max_age_seconds: r.integer("HSTS_MAX_AGE_SECONDS", 0, 0, 63_072_000),
             request_timeout: std::time::Duration::from_secs(r.integer("REQUEST_TIMEOUT_SECONDS", 30, 1, 600) as u64),
             shutdown_timeout: std::time::Duration::from_secs(r.integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 600) as u64),
+            metrics_listen_addr: r.parsed("METRICS_LISTEN_ADDR", None, |v| {
+                v.parse().map(Some).map_err(|_| format!("must be an address and port such as 0.0.0.0:9100 (got {v:?})"))
+            }),
             public_url,
             database_url,
         };

@@ -45,6 +45,14 @@ impl Backend {
         }
     }
 
+    /// (open connections, idle connections) of the pool.
+    pub fn pool_state(&self) -> (u32, usize) {
+        match self {
+            Backend::Sqlite(store) => (store.pool().size(), store.pool().num_idle()),
+            Backend::Postgres(store) => (store.pool().size(), store.pool().num_idle()),
+        }
+    }
+
     /// Waits for checked-out connections to return, then closes the pool.
     pub async fn close(&self) {
         match self {

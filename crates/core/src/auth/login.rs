@@ -32,11 +32,13 @@ impl AuthService {
         };
         let Some(Credentials { user, password_hash }) = credentials else {
             self.passwords.verify_against_dummy(&attempt.password).await?;
+            crate::telemetry::login("unknown_account");
             let details = json!({ "reason": "unknown_account" });
             self.record_event(None, SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
         };
         if !self.passwords.verify(&attempt.password, &password_hash).await? {
+            crate::telemetry::login("wrong_password");
             let details = json!({ "reason": "wrong_password" });
             self.record_event(Some(user.id), SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
@@ -44,6 +46,7 @@ impl AuthService {
         self.upgrade_hash_if_weak(&user, &attempt.password, &password_hash).await?;
 
         let issued = self.start_session(user, device_id, device_name, client).await?;
+        crate::telemetry::login("success");
         Ok(issued)
     }
 

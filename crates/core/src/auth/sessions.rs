@@ -78,6 +78,7 @@ impl AuthService {
             "currentGeneration": current.session.generation,
         });
         self.record_event(Some(current.user.id), SecurityEventKind::RefreshTokenReuse, client, details).await?;
+        crate::telemetry::refresh_token_reused();
         tracing::warn!(
             event = "refresh_token_reuse",
             session_id = %record.session_id,

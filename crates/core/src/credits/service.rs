@@ -104,9 +104,14 @@ impl CreditService {
         let now = self.clock.now();
         let policy = self.policy.clone();
         let key = spend.key.clone();
+        let (app, amount) = (spend.app_id.clone(), spend.amount.0);
         let decide = move |snapshot: &CreditSnapshot| decide_spend(&spend, request_hash, &policy, now, snapshot);
         match self.update(user, key.as_deref(), &decide).await? {
-            CreditOutcome::Moved { response, .. } | CreditOutcome::Replayed(response) => Ok(response),
+            CreditOutcome::Moved { response, .. } => {
+                crate::telemetry::credits_spent(&app, amount);
+                Ok(response)
+            }
+            CreditOutcome::Replayed(response) => Ok(response),
             CreditOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
             CreditOutcome::Insufficient(_) => Err(Error::InsufficientCredits),
             other => Err(unexpected(other)),

@@ -143,6 +143,18 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         signing_key = state.auth().tokens().keys().signing_key().kid(),
         "mana-core-auth is listening"
     );
+    if let Some(address) = config.metrics_listen_addr {
+        let metrics_listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("METRICS_LISTEN_ADDR: cannot listen on {address}"))?;
+        let metrics = crate::app::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics_listener, metrics).await {
+                tracing::error!(error = %error, "the metrics listener failed");
+            }
+        });
+        tracing::info!(%address, "metrics are served on their own listener");
+    }
     let backend = state.backend().clone();
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signal_seen = stopping.clone();

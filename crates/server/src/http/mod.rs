@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod request_id;
 pub mod security;
 

@@ -13,6 +13,8 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     pub hsts_max_age_seconds: i64,
     pub request_timeout: Duration,
+    /// Whether `/metrics` is on the API's port (it is not when it has a listener of its own).
+    pub metrics_on_api_port: bool,
 }
 
 /// The headers of every response. For a JSON API nothing may be framed, sniffed, embedded or

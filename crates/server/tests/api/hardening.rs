@@ -79,3 +79,12 @@ async fn a_request_over_the_time_limit_is_a_408_envelope_and_writes_nothing() {
     let email = mana_core::email::Email::parse("slow@example.com").unwrap();
     assert!(app.state.auth().store().find_credentials(&email).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn readiness_is_503_without_a_database_while_liveness_stays_200() {
+    let app = TestApp::spawn().await;
+    app.state.backend().close().await;
+    let ready = app.http.get(app.url("/ready")).send().await.unwrap();
+    expect_error(ready, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+    assert_eq!(app.http.get(app.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+}

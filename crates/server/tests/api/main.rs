@@ -9,6 +9,7 @@ mod errors;
 mod hardening;
 mod login;
 mod logout;
+mod metrics;
 mod refresh;
 mod register;
 mod token_attacks;

@@ -1,0 +1,68 @@
+//! `/metrics`: Prometheus text with request, login, refresh-reuse, credit and pool metrics.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{PASSWORD, TestApp};
+
+/// The value of the first sample of `name` whose labels include every one of `labels`.
+fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn the_metrics_page_counts_requests_logins_reuse_and_credits() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("metered@example.com").await;
+    app.login("metered@example.com", "not the password").await;
+    let spend = json!({"amount": 7, "appId": "metrics-app", "description": "metered"});
+    let spent =
+        app.http.post(app.api("/credits/use")).bearer_auth(&tokens.access_token).json(&spend).send().await.unwrap();
+    assert_eq!(spent.status(), StatusCode::OK);
+    app.refresh(&tokens.refresh_token).await;
+    app.advance(Duration::seconds(11));
+    app.refresh(&tokens.refresh_token).await;
+    app.http.get(app.api("/credits/balance/some-id-123")).send().await.unwrap();
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let page = response.text().await.unwrap();
+
+    let login_401 = ["method=\"POST\"", "route=\"/api/v1/auth/login\"", "status=\"401\""];
+    assert!(sample(&page, "http_requests_total", &login_401) >= Some(1.0), "{page}");
+    assert!(
+        sample(&page, "http_request_duration_seconds_bucket", &["route=\"/api/v1/auth/login\"", "le=\"+Inf\""])
+            .is_some()
+    );
+    assert!(sample(&page, "http_requests_total", &["route=\"unmatched\"", "status=\"404\""]).is_some());
+    assert!(!page.contains("some-id-123"), "raw paths never become labels");
+    assert!(sample(&page, "auth_logins_total", &["outcome=\"success\""]) >= Some(1.0));
+    assert!(sample(&page, "auth_logins_total", &["outcome=\"wrong_password\""]) >= Some(1.0));
+    assert!(sample(&page, "auth_refresh_token_reuse_total", &[]) >= Some(1.0));
+    assert!(sample(&page, "credits_spent_total", &["app=\"metrics-app\""]) >= Some(7.0));
+    assert!(sample(&page, "db_pool_connections", &["state=\"idle\""]).is_some());
+    assert!(sample(&page, "db_pool_connections", &["state=\"in_use\""]).is_some());
+    assert!(!page.contains(PASSWORD) && !page.contains(&tokens.access_token));
+}
+
+#[tokio::test]
+async fn metrics_can_be_moved_off_the_api_port() {
+    let app = TestApp::spawn_with(&[("METRICS_LISTEN_ADDR", "127.0.0.1:0")], None).await;
+    let on_api_port = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(on_api_port.status(), StatusCode::NOT_FOUND);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let metrics = mana_server::app::metrics_router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, metrics).await.unwrap() });
+    let page = app.http.get(format!("http://{address}/metrics")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("db_pool_connections"));
+}
