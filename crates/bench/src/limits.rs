@@ -108,6 +108,21 @@ fn migrate(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A fresh database `<prefix>_<random>` on the PostgreSQL server, and a future that drops it.
+pub async fn scratch_postgres(
+    admin_url: &str,
+    prefix: &str,
+) -> anyhow::Result<(String, impl std::future::Future<Output = ()> + use<>)> {
+    let admin = sqlx::postgres::PgConnectOptions::from_str(admin_url)?;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin.connect().await.context("connecting to PostgreSQL for the benchmark")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let url = with_database(admin_url, &name);
+    Ok((url, async move {
+        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+    }))
+}
+
 pub struct PgbenchResult {
     pub tps: f64,
     pub latency_ms: f64,
@@ -116,11 +131,7 @@ pub struct PgbenchResult {
 /// Creates a scratch database on the same server, migrates it with the real migrations, and
 /// runs the spend script with pgbench; the database is dropped afterwards.
 pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: bool) -> anyhow::Result<PgbenchResult> {
-    let admin = sqlx::postgres::PgConnectOptions::from_str(admin_url)?;
-    let name = format!("mana_bench_raw_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = admin.connect().await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    let url = with_database(admin_url, &name);
+    let (url, drop_database) = scratch_postgres(admin_url, "mana_bench_raw").await?;
     let result = async {
         migrate(&url)?;
         let mut db = sqlx::PgConnection::connect(&url).await?;
@@ -161,7 +172,7 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
         })
     }
     .await;
-    let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+    drop_database.await;
     result
 }
 

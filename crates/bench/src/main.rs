@@ -7,14 +7,11 @@ mod load;
 mod report;
 mod server;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
-use sqlx::{ConnectOptions, Executor};
 
 use crate::api::Api;
 use crate::load::closed_loop;
@@ -79,25 +76,13 @@ async fn main() -> anyhow::Result<()> {
             "pgbench latency average: {:.2} ms distinct, {:.2} ms hot row",
             distinct.latency_ms, hot.latency_ms
         ));
-        let (url, drop_database) = scratch_postgres(&postgres).await?;
+        let (url, drop_database) = limits::scratch_postgres(&postgres, "mana_bench").await?;
         let result = run_backend(&mut report, "postgres", Some(url), &args, seconds).await;
         drop_database.await;
         result?;
     }
     println!("{}", report.render());
     Ok(())
-}
-
-/// A fresh database on the PostgreSQL server, and a future that drops it.
-async fn scratch_postgres(admin_url: &str) -> anyhow::Result<(String, impl std::future::Future<Output = ()>)> {
-    let admin = sqlx::postgres::PgConnectOptions::from_str(admin_url)?;
-    let name = format!("mana_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = admin.connect().await.context("connecting to PostgreSQL for the benchmark")?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    let url = limits::with_database(admin_url, &name);
-    Ok((url, async move {
-        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-    }))
 }
 
 async fn run_backend(

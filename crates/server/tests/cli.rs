@@ -165,21 +165,8 @@ fn database_with_user(dir: &Path, email: &str) -> String {
     runtime.block_on(async {
         let backend = mana_server::storage::Backend::open(&url, 1).await.unwrap();
         backend.migrate().await.unwrap();
-        let id = mana_core::ids::UserId::generate();
-        let now = chrono::Utc::now();
         let policy = mana_core::credits::CreditPolicy::default();
-        let (opening_balance, opening_transactions) =
-            mana_core::credits::Movements::open_account(id, &policy, now).unwrap().into_parts();
-        let user = mana_core::store::NewUser {
-            id,
-            email: mana_core::email::Email::parse(email).unwrap(),
-            name: None,
-            role: mana_core::ids::Role::User,
-            password_hash: "$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into(),
-            created_at: now,
-            opening_balance,
-            opening_transactions,
-        };
+        let user = mana_store_conformance::new_user_with(email, &policy, chrono::Utc::now());
         backend.store().create_user(user).await.unwrap();
     });
     url

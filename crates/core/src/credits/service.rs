@@ -69,12 +69,6 @@ impl CreditService {
         &self.policy
     }
 
-    /// The credit account a new user starts with; registration writes it with the user.
-    pub fn open_account(&self, user: UserId, now: DateTime<Utc>) -> Result<Movements> {
-        Movements::open_account(user, &self.policy, now)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("opening balance overflows")))
-    }
-
     /// The balance, after the daily reset if one is due (which is then recorded).
     pub async fn balance(&self, user: UserId) -> Result<Balance> {
         let now = self.clock.now();
