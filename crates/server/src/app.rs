@@ -21,17 +21,24 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::config::Config;
+use crate::http::client_ip;
 use crate::http::error::envelope_stray_errors;
 use crate::http::metrics;
 use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
+use crate::ratelimit::{self, RateLimiter};
 use crate::routes;
 use crate::state::AppState;
 use crate::storage::Backend;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<dyn Clock>) -> AppState {
+pub fn build_state(
+    config: &Config,
+    backend: Backend,
+    keys: KeyRing,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     let tokens = AccessTokens::new(
         keys,
         AccessTokenSettings {
@@ -52,14 +59,20 @@ pub fn build_state(config: &Config, backend: Backend, keys: KeyRing, clock: Arc<
         hsts_max_age_seconds: config.hsts_max_age_seconds,
         request_timeout: config.request_timeout,
         metrics_on_api_port: config.metrics_listen_addr.is_none(),
+        trusted_proxies: config.trusted_proxies.clone(),
     };
-    AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url)
+    let limiter = RateLimiter::new(config.rate_limits.clone())?;
+    if limiter.uses_redis() {
+        tracing::info!("rate-limit counters are shared through Redis");
+    }
+    Ok(AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url, limiter))
 }
 
 pub fn router(state: AppState) -> Router {
     metrics::handle();
     let headers = Arc::new(security_headers(state.http().hsts_max_age_seconds));
     let timeout = state.http().request_timeout;
+    let trusted = state.http().trusted_proxies.clone();
     // Each `layer` wraps what is already there, so the last one added runs first: the request
     // id exists before anything can fail; every response, a CORS preflight included, gets the
     // security headers; every stray error (a 404, a timeout, a caught panic) is enveloped.
@@ -80,7 +93,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn(envelope_stray_errors));
+        .layer(middleware::from_fn(envelope_stray_errors))
+        // Inside CORS, so a browser can read a 429.
+        .layer(middleware::from_fn_with_state(state.limiter().clone(), ratelimit::middleware::enforce));
     if let Some(cors) = cors(&state.http().cors_allowed_origins) {
         router = router.layer(cors);
     }
@@ -90,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             async move { add_headers(response, &headers) }
         }))
         .layer(middleware::from_fn(metrics::track_requests))
+        .layer(middleware::from_fn(move |request, next| client_ip::assign(trusted.clone(), request, next)))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

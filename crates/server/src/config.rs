@@ -10,6 +10,9 @@ use mana_core::credits::{CreditPolicy, Credits};
 use mana_core::password::HashAlgorithm;
 use mana_core::tokens::KeyAlgorithm;
 
+use crate::http::client_ip::TrustedProxies;
+use crate::ratelimit::{RateLimitSettings, Rule};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -58,6 +61,10 @@ pub struct Config {
     pub shutdown_timeout: std::time::Duration,
     /// Serve `/metrics` on this address instead of the API's (keeps it off the public port).
     pub metrics_listen_addr: Option<SocketAddr>,
+    /// Per-IP and per-account budgets, and the Redis that shares them.
+    pub rate_limits: RateLimitSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl fmt::Debug for Config {
@@ -126,6 +133,12 @@ impl Reader<'_> {
             "0" | "false" | "no" | "off" => Ok(false),
             _ => Err(format!("must be true or false (got {value:?})")),
         })
+    }
+
+    /// A per-minute budget; 0 switches it off.
+    fn per_minute(&mut self, name: &str, default: i64) -> Option<Rule> {
+        let limit = self.integer(name, default, 0, 1_000_000) as u32;
+        (limit > 0).then(|| Rule::per_minute(limit))
     }
 
     fn seconds(&mut self, name: &str, default: i64, min: i64, max: i64) -> Duration {
@@ -222,6 +235,27 @@ impl Config {
             metrics_listen_addr: r.parsed("METRICS_LISTEN_ADDR", None, |v| {
                 v.parse().map(Some).map_err(|_| format!("must be an address and port such as 0.0.0.0:9100 (got {v:?})"))
             }),
+            rate_limits: RateLimitSettings {
+                requests_per_ip: r.per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", 100),
+                login_per_ip: r.per_minute("RATE_LIMIT_LOGIN_PER_MINUTE", 10),
+                register_per_ip: r.per_minute("RATE_LIMIT_REGISTER_PER_MINUTE", 5),
+                failed_logins_per_account: {
+                    let limit = r.integer("LOGIN_FAILURES_PER_ACCOUNT", 10, 0, 1_000_000) as u32;
+                    let window = r.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400) as u64;
+                    (limit > 0).then(|| Rule { limit, period: std::time::Duration::from_secs(window) })
+                },
+                redis_url: r.parsed("REDIS_URL", None, |v| {
+                    // The value is not echoed: it may contain a password.
+                    if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("redis+unix://") {
+                        Ok(Some(v.to_owned()))
+                    } else {
+                        Err("must start with redis://, rediss:// or redis+unix://".into())
+                    }
+                }),
+                redis_key_prefix: r.string("REDIS_KEY_PREFIX", "mana:ratelimit:"),
+                redis_timeout: std::time::Duration::from_millis(r.integer("REDIS_TIMEOUT_MS", 200, 1, 10_000) as u64),
+            },
+            trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
             public_url,
             database_url,
         };
@@ -300,6 +334,32 @@ mod tests {
             let error = load(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err().to_string();
             assert!(error.contains("CORS_ALLOWED_ORIGINS"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn rate_limits_default_to_the_spec_and_can_be_switched_off() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.rate_limits.requests_per_ip, Some(Rule::per_minute(100)));
+        assert_eq!(config.rate_limits.login_per_ip, Some(Rule::per_minute(10)));
+        assert_eq!(config.rate_limits.register_per_ip, Some(Rule::per_minute(5)));
+        assert_eq!(
+            config.rate_limits.failed_logins_per_account,
+            Some(Rule { limit: 10, period: std::time::Duration::from_secs(900) })
+        );
+        assert_eq!(config.rate_limits.redis_url, None);
+        let off = load(&[("RATE_LIMIT_REQUESTS_PER_MINUTE", "0"), ("LOGIN_FAILURES_PER_ACCOUNT", "0")]).unwrap();
+        assert_eq!(off.rate_limits.requests_per_ip, None);
+        assert_eq!(off.rate_limits.failed_logins_per_account, None);
+    }
+
+    #[test]
+    fn a_bad_redis_url_or_proxy_list_is_reported_without_echoing_the_url() {
+        let problems = load(&[("REDIS_URL", "http://:hunter2@cache:6379"), ("TRUSTED_PROXIES", "10.0.0.0/8, edge")])
+            .unwrap_err()
+            .to_string();
+        assert!(problems.contains("REDIS_URL: must start with redis://"), "{problems}");
+        assert!(!problems.contains("hunter2"), "{problems}");
+        assert!(problems.contains("TRUSTED_PROXIES") && problems.contains("\"edge\""), "{problems}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod storage;

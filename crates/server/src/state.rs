@@ -7,6 +7,7 @@ use mana_core::credits::CreditService;
 use mana_proto::OpenIdConfiguration;
 
 use crate::http::security::HttpSettings;
+use crate::ratelimit::RateLimiter;
 use crate::storage::Backend;
 
 #[derive(Clone)]
@@ -19,6 +20,7 @@ struct Inner {
     http: HttpSettings,
     backend: Backend,
     discovery: OpenIdConfiguration,
+    limiter: RateLimiter,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
         http: HttpSettings,
         backend: Backend,
         public_url: &str,
+        limiter: RateLimiter,
     ) -> Self {
         let discovery = OpenIdConfiguration {
             issuer: auth.tokens().settings().issuer.clone(),
@@ -43,7 +46,7 @@ impl AppState {
             response_types_supported: vec!["token".into()],
             subject_types_supported: vec!["public".into()],
         };
-        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, discovery }))
+        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, discovery, limiter }))
     }
 
     pub fn auth(&self) -> &AuthService {
@@ -68,5 +71,9 @@ impl AppState {
 
     pub fn discovery(&self) -> &OpenIdConfiguration {
         &self.0.discovery
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.0.limiter
     }
 }

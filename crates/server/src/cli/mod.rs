@@ -127,7 +127,7 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
     }
     let keys = ensure_keys(&config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = build_state(&config, backend, keys, clock);
+    let state = build_state(&config, backend, keys, clock)?;
     let passwords = state.auth().passwords().clone();
     tokio::spawn(async move {
         if let Err(error) = passwords.warm_up().await {

@@ -23,6 +23,8 @@ pub struct ApiError {
     pub errors: Option<Vec<FieldError>>,
     /// For 401: the `WWW-Authenticate` challenge (RFC 6750).
     pub challenge: Option<&'static str>,
+    /// For 429 and 503: `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 /// Marks a response whose body already is the envelope.
@@ -31,7 +33,7 @@ struct Enveloped;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), errors: None, challenge: None }
+        Self { status, code, message: message.into(), errors: None, challenge: None, retry_after: None }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -49,6 +51,11 @@ impl ApiError {
 
     pub fn with_challenge(mut self, challenge: &'static str) -> Self {
         self.challenge = Some(challenge);
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -122,6 +129,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(Enveloped);
         response

@@ -3,15 +3,15 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use mana_core::auth::Authenticated;
 use mana_core::store::ClientInfo;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 
 use super::ApiError;
+use super::client_ip::ClientIp;
 use crate::state::AppState;
 
 const MAX_USER_AGENT_CHARS: usize = 512;
@@ -84,14 +84,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// Where the request came from.
+/// Where the request came from: the client address as `client_ip` resolved it.
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = parts.extensions.get::<ClientIp>().map(|ClientIp(ip)| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -5,7 +5,8 @@
 //!   route template, never by raw path;
 //! - `auth_logins_total{outcome}`, `auth_refresh_token_reuse_total`, `credits_spent_total{app}`
 //!   (recorded by the domain, see `mana_core::telemetry`);
-//! - `db_pool_connections{state="idle"|"in_use"}`, read at each scrape.
+//! - `db_pool_connections{state="idle"|"in_use"}`, read at each scrape;
+//! - `rate_limit_rejections_total{limit}` and `redis_errors_total` (see `crate::ratelimit`).
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every route: request ids, the error envelope, extractors.
 
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod metrics;

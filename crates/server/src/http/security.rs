@@ -7,6 +7,8 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::client_ip::TrustedProxies;
+
 /// What the HTTP layer is configured with.
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {
@@ -15,6 +17,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Whether `/metrics` is on the API's port (it is not when it has a listener of its own).
     pub metrics_on_api_port: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The headers of every response. For a JSON API nothing may be framed, sniffed, embedded or

@@ -15,6 +15,7 @@ use mana_proto::{
 
 use crate::http::extract::{bearer_token, parse_optional_json};
 use crate::http::{ApiError, Client, JsonBody};
+use crate::ratelimit::middleware::too_many_requests;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -41,13 +42,23 @@ async fn login(
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    // Checked before the password, so a locked account's password cannot be confirmed either.
+    let limiter = state.limiter();
+    limiter.check_login_allowed(&body.email).await.map_err(too_many_requests)?;
+    let email = body.email.clone();
     let attempt = LoginAttempt {
         email: body.email,
         password: body.password,
         device_id: body.device_id,
         device_name: body.device_name,
     };
-    let issued = state.auth().login(attempt, &client).await?;
+    let issued = match state.auth().login(attempt, &client).await {
+        Err(Error::InvalidCredentials) => {
+            limiter.record_login_failure(&email).await;
+            return Err(Error::InvalidCredentials.into());
+        }
+        other => other?,
+    };
     Ok(Json(token_response(issued)))
 }
 

@@ -45,6 +45,11 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         ("PASSWORD_HASH_CONCURRENCY".into(), "4".into()),
         ("JWT_ISSUER".into(), "https://auth.mana.test".into()),
         ("JWT_AUDIENCE".into(), "mana-apps".into()),
+        // Every test client is 127.0.0.1; the rate-limit tests switch these back on.
+        ("RATE_LIMIT_REQUESTS_PER_MINUTE".into(), "0".into()),
+        ("RATE_LIMIT_LOGIN_PER_MINUTE".into(), "0".into()),
+        ("RATE_LIMIT_REGISTER_PER_MINUTE".into(), "0".into()),
+        ("LOGIN_FAILURES_PER_ACCOUNT".into(), "0".into()),
     ]);
     for (key, value) in overrides {
         vars.insert(key.to_string(), value.to_string());
@@ -82,7 +87,7 @@ impl TestApp {
             KeyRing::new(vec![test_key(config.jwt_algorithm, "test-key", now)]).unwrap()
         });
         let clock = Arc::new(ManualClock::starting_now());
-        let state = build_state(&config, fresh_backend().await, keys, clock.clone());
+        let state = build_state(&config, fresh_backend().await, keys, clock.clone()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -155,4 +160,21 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body.request_id, header_id, "the body names the request's id");
     assert!(!body.message.is_empty());
     body
+}
+
+/// The value of the first sample of `name` on a Prometheus page whose labels include every one
+/// of `labels`.
+pub fn metric_sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+impl TestApp {
+    pub async fn metrics_page(&self) -> String {
+        self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    }
 }

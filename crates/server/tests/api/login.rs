@@ -114,7 +114,8 @@ async fn a_weaker_hash_is_upgraded_at_the_next_login() {
     // The operator raises the bcrypt cost; the same database is served with the new setting.
     let keys = app.state.auth().tokens().keys().clone();
     let config = crate::common::test_config(&[("BCRYPT_COST", "5")]);
-    let stronger = mana_server::app::build_state(&config, app.state.backend().clone(), keys, app.clock.clone());
+    let stronger =
+        mana_server::app::build_state(&config, app.state.backend().clone(), keys, app.clock.clone()).unwrap();
     stronger
         .auth()
         .login(

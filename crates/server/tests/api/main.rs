@@ -1,6 +1,7 @@
 //! HTTP tests: each starts the real server on port 0 and talks to it over HTTP.
 
 mod common;
+mod redis_server;
 
 mod concurrency;
 mod credits;
@@ -10,6 +11,8 @@ mod hardening;
 mod login;
 mod logout;
 mod metrics;
+mod rate_limits;
+mod rate_limits_redis;
 mod refresh;
 mod register;
 mod token_attacks;

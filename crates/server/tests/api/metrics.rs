@@ -4,17 +4,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{PASSWORD, TestApp};
-
-/// The value of the first sample of `name` whose labels include every one of `labels`.
-fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    page.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
-        .find(|line| labels.iter().all(|label| line.contains(label)))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
+use crate::common::{PASSWORD, TestApp, metric_sample as sample};
 
 #[tokio::test]
 async fn the_metrics_page_counts_requests_logins_reuse_and_credits() {

@@ -1,0 +1,319 @@
+//! Rate limits (SPEC §3): every API request counts against its client IP; login and register
+//! have stricter per-IP budgets of their own; failed logins count against the account, so a
+//! botnet spreading guesses over many addresses is slowed too.
+//!
+//! Every budget is a GCRA (generic cell rate algorithm): `limit` requests per `period`, as a
+//! burst, refilled evenly over the period. A budget that ran out is refused with 429 and
+//! `Retry-After`, never with a permanent lock: an account's real owner can always sign in once
+//! the attacker's failures have drained out of the budget.
+//!
+//! With `REDIS_URL` the counters live in Redis, shared by every instance ([`shared`]); without
+//! it, or while Redis cannot be reached, in this process ([`local`]). Failing open to local
+//! counters keeps the service up when Redis is down; each failure is counted in
+//! `redis_errors_total`, the change of state is logged, and Redis is asked again once a second
+//! rather than on every request.
+
+mod local;
+pub mod middleware;
+mod shared;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mana_core::crypto::{hex_encode, sha256};
+
+use local::LocalCounters;
+use shared::RedisCounters;
+
+pub const RATE_LIMIT_REJECTIONS: &str = "rate_limit_rejections_total";
+pub const REDIS_ERRORS: &str = "redis_errors_total";
+
+/// `limit` events per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub limit: u32,
+    pub period: Duration,
+}
+
+impl Rule {
+    pub fn per_minute(limit: u32) -> Self {
+        Self { limit, period: Duration::from_secs(60) }
+    }
+
+    /// The time one event's share of the budget takes to come back.
+    fn emission_interval(&self) -> Duration {
+        self.period / self.limit.max(1)
+    }
+}
+
+/// The budgets there are; each has its own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    /// Every API request, per client IP.
+    Requests,
+    /// `POST /auth/login`, per client IP.
+    Login,
+    /// `POST /auth/register`, per client IP.
+    Register,
+    /// Failed logins, per account (the email as typed, normalised).
+    LoginFailures,
+}
+
+impl Budget {
+    pub const ALL: [Budget; 4] = [Budget::Requests, Budget::Login, Budget::Register, Budget::LoginFailures];
+
+    /// The metric label and the Redis key segment.
+    pub fn name(self) -> &'static str {
+        match self {
+            Budget::Requests => "requests",
+            Budget::Login => "login",
+            Budget::Register => "register",
+            Budget::LoginFailures => "login_failures",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `None` switches a budget off.
+    pub requests_per_ip: Option<Rule>,
+    pub login_per_ip: Option<Rule>,
+    pub register_per_ip: Option<Rule>,
+    pub failed_logins_per_account: Option<Rule>,
+    /// Never logged: it may carry a password.
+    pub redis_url: Option<String>,
+    /// Prepended to every Redis key, so several deployments can share one Redis.
+    pub redis_key_prefix: String,
+    /// How long one Redis round trip may take before the request falls back to local counters.
+    pub redis_timeout: Duration,
+}
+
+impl RateLimitSettings {
+    /// Every budget switched off, no Redis.
+    pub fn off() -> Self {
+        Self {
+            requests_per_ip: None,
+            login_per_ip: None,
+            register_per_ip: None,
+            failed_logins_per_account: None,
+            redis_url: None,
+            redis_key_prefix: "mana:ratelimit:".into(),
+            redis_timeout: Duration::from_millis(200),
+        }
+    }
+
+    fn rule(&self, budget: Budget) -> Option<Rule> {
+        match budget {
+            Budget::Requests => self.requests_per_ip,
+            Budget::Login => self.login_per_ip,
+            Budget::Register => self.register_per_ip,
+            Budget::LoginFailures => self.failed_logins_per_account,
+        }
+    }
+}
+
+/// A refusal: the caller may try again after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: Duration,
+}
+
+impl Limited {
+    /// `Retry-After` in whole seconds, never 0 (a 0 would invite an immediate retry).
+    pub fn retry_after_seconds(&self) -> u64 {
+        self.retry_after.as_secs_f64().ceil().max(1.0) as u64
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimiter(Arc<Inner>);
+
+struct Inner {
+    settings: RateLimitSettings,
+    local: Arc<LocalCounters>,
+    redis: Option<RedisCounters>,
+    /// Whether the last Redis call failed; flips are logged, so a Redis outage is two log
+    /// lines, not one per request.
+    redis_down: AtomicBool,
+    /// While Redis is down it is tried again only this often (milliseconds since `started`),
+    /// so a Redis that hangs costs one request a timeout, not every request.
+    redis_next_attempt_ms: AtomicU64,
+    started: Instant,
+}
+
+/// How long after a Redis failure the local counters are used without asking Redis.
+const REDIS_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+impl RateLimiter {
+    /// Connects to Redis lazily: the service starts, and serves, while Redis is down.
+    pub fn new(settings: RateLimitSettings) -> anyhow::Result<Self> {
+        let redis = match &settings.redis_url {
+            Some(url) => Some(RedisCounters::new(url, &settings.redis_key_prefix, settings.redis_timeout)?),
+            None => None,
+        };
+        let local = Arc::new(LocalCounters::new(&settings));
+        local::spawn_housekeeping(&local);
+        Ok(Self(Arc::new(Inner {
+            settings,
+            local,
+            redis,
+            redis_down: AtomicBool::new(false),
+            redis_next_attempt_ms: AtomicU64::new(0),
+            started: Instant::now(),
+        })))
+    }
+
+    pub fn uses_redis(&self) -> bool {
+        self.0.redis.is_some()
+    }
+
+    /// Spends one unit of `budget` for `key`.
+    pub async fn check(&self, budget: Budget, key: &str) -> Result<(), Limited> {
+        let Some(rule) = self.0.settings.rule(budget) else {
+            return Ok(());
+        };
+        let verdict = match self.shared(|redis| redis.check(budget, key, rule)).await {
+            Some(verdict) => verdict,
+            None => self.0.local.check(budget, key),
+        };
+        if verdict.is_err() {
+            metrics::counter!(RATE_LIMIT_REJECTIONS, "limit" => budget.name()).increment(1);
+        }
+        verdict
+    }
+
+    /// Refuses a login for `email` while its failures are over budget. Spends nothing: only
+    /// failures do, so signing in often does not lock anyone out.
+    pub async fn check_login_allowed(&self, email: &str) -> Result<(), Limited> {
+        if self.0.settings.failed_logins_per_account.is_none() {
+            return Ok(());
+        }
+        let key = account_key(email);
+        let remaining = match self.shared(|redis| redis.lockout_remaining(&key)).await {
+            Some(remaining) => remaining,
+            None => self.0.local.lockout_remaining(&key),
+        };
+        match remaining {
+            Some(retry_after) => {
+                metrics::counter!(RATE_LIMIT_REJECTIONS, "limit" => Budget::LoginFailures.name()).increment(1);
+                Err(Limited { retry_after })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login for `email`; the failure that overdraws the budget starts a
+    /// lockout lasting until the budget has room for one more attempt.
+    pub async fn record_login_failure(&self, email: &str) {
+        let Some(rule) = self.0.settings.failed_logins_per_account else {
+            return;
+        };
+        let key = account_key(email);
+        let verdict = match self.shared(|redis| redis.check(Budget::LoginFailures, &key, rule)).await {
+            Some(verdict) => verdict,
+            None => self.0.local.check(Budget::LoginFailures, &key),
+        };
+        if let Err(limited) = verdict {
+            tracing::warn!(retry_after_s = limited.retry_after_seconds(), "login failures over budget; account locked");
+            let locked = self.shared(|redis| redis.lock(&key, limited.retry_after)).await;
+            if locked.is_none() {
+                self.0.local.lock(&key, limited.retry_after);
+            }
+        }
+    }
+
+    /// Runs `call` against Redis if configured and reachable; `None` means "use local".
+    async fn shared<'a, T, F>(&'a self, call: impl FnOnce(&'a RedisCounters) -> F) -> Option<T>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let redis = self.0.redis.as_ref()?;
+        let now_ms = self.0.started.elapsed().as_millis() as u64;
+        if self.0.redis_down.load(Ordering::Relaxed) && now_ms < self.0.redis_next_attempt_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        match call(redis).await {
+            Ok(value) => {
+                if self.0.redis_down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis reachable again; rate limits are shared across instances");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                metrics::counter!(REDIS_ERRORS).increment(1);
+                let retry_at = self.0.started.elapsed() + REDIS_RETRY_INTERVAL;
+                self.0.redis_next_attempt_ms.store(retry_at.as_millis() as u64, Ordering::Relaxed);
+                if !self.0.redis_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %shared::describe(&error),
+                        "Redis unreachable; rate limits fall back to this instance's counters"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Accounts are keyed by a hash of the normalised email: the same budget for `A@x.org ` and
+/// `a@x.org`, and no addresses in Redis or in memory dumps. Unknown emails have budgets too,
+/// so a 429 does not tell whether an account exists.
+fn account_key(email: &str) -> String {
+    hex_encode(&sha256(email.trim().to_lowercase().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(rule: Rule) -> RateLimitSettings {
+        RateLimitSettings {
+            requests_per_ip: Some(rule),
+            register_per_ip: Some(rule),
+            failed_logins_per_account: Some(rule),
+            ..RateLimitSettings::off()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_budget_allows_its_burst_then_refuses_with_a_wait() {
+        let limiter = RateLimiter::new(settings(Rule::per_minute(3))).unwrap();
+        for _ in 0..3 {
+            assert!(limiter.check(Budget::Requests, "1.2.3.4").await.is_ok());
+        }
+        let refused = limiter.check(Budget::Requests, "1.2.3.4").await.unwrap_err();
+        // One unit comes back every 20 s.
+        assert!((1..=20).contains(&refused.retry_after_seconds()), "{refused:?}");
+        assert!(limiter.check(Budget::Requests, "5.6.7.8").await.is_ok(), "keys are independent");
+        assert!(limiter.check(Budget::Register, "1.2.3.4").await.is_ok(), "budgets are independent");
+    }
+
+    #[tokio::test]
+    async fn a_switched_off_budget_never_refuses() {
+        let limiter = RateLimiter::new(settings(Rule::per_minute(1))).unwrap();
+        for _ in 0..10 {
+            assert!(limiter.check(Budget::Login, "1.2.3.4").await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_lock_an_account_only_once_over_budget_and_for_any_spelling() {
+        let limiter = RateLimiter::new(settings(Rule::per_minute(2))).unwrap();
+        for _ in 0..2 {
+            assert!(limiter.check_login_allowed("a@example.com").await.is_ok());
+            limiter.record_login_failure("a@example.com").await;
+        }
+        assert!(limiter.check_login_allowed("a@example.com").await.is_ok(), "the budget is spent, not overdrawn");
+        limiter.record_login_failure(" A@Example.com").await;
+        let locked = limiter.check_login_allowed("a@example.com").await.unwrap_err();
+        assert!((1..=30).contains(&locked.retry_after_seconds()), "{locked:?}");
+        assert!(limiter.check_login_allowed("b@example.com").await.is_ok());
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_to_a_whole_second() {
+        assert_eq!(Limited { retry_after: Duration::from_millis(1) }.retry_after_seconds(), 1);
+        assert_eq!(Limited { retry_after: Duration::from_millis(1500) }.retry_after_seconds(), 2);
+    }
+}
