@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::PostgresStore;
 use crate::convert::db;
 use crate::ledger_writes::{account_from_columns, apply_changes, balance_from_row, read_snapshot};
+use crate::scope::{begin_for_user, fetch_all_for_user};
 
 fn usage_stat(row: &PgRow) -> StoreResult<UsageStat> {
     Ok(UsageStat {
@@ -26,18 +27,17 @@ fn usage_stat(row: &PgRow) -> StoreResult<UsageStat> {
 #[async_trait]
 impl CreditStore for PostgresStore {
     async fn update_credits(&self, user: UserId, key: Option<&str>, decide: Decide<'_>) -> StoreResult<CreditDecision> {
-        // Optimistic pass: decide on a plain read, write only if the version is unchanged.
-        // Read-only decisions (a balance with no reset due, a replay) never open a transaction.
-        let snapshot = {
-            let mut conn = db(self.pool.acquire().await)?;
-            read_snapshot(&mut conn, user, key, false).await?
-        };
+        // Optimistic pass: decide on a plain read, write only if the version is unchanged. All
+        // of it acts for `user` under row-level security (one extra statement, no extra
+        // transaction); read-only decisions (a balance with no reset due, a replay) write nothing.
+        let mut tx = begin_for_user(&self.pool, user).await?;
+        let snapshot = read_snapshot(&mut tx, user, key, false).await?;
         let decision = decide(&snapshot);
         let Some(changes) = &decision.changes else {
+            db(tx.commit().await)?;
             return Ok(decision);
         };
         let at = changes.transactions.last().map_or(changes.balance.daily_reset_at, |t| t.created_at);
-        let mut tx = db(self.pool.begin().await)?;
         if apply_changes(&mut tx, changes, at).await? {
             db(tx.commit().await)?;
             return Ok(decision);
@@ -57,16 +57,19 @@ impl CreditStore for PostgresStore {
     }
 
     async fn list_transactions(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<TransactionView>> {
-        let rows = db(sqlx::query(
-            "SELECT id, kind, amount, balance_after, app_id, description, metadata, created_at
+        let rows = fetch_all_for_user(
+            &self.pool,
+            user,
+            sqlx::query(
+                "SELECT id, kind, amount, balance_after, app_id, description, metadata, created_at
              FROM credits.transactions WHERE user_id = $1
              ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(user.0)
+            .bind(limit)
+            .bind(offset),
         )
-        .bind(user.0)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await)?;
+        .await?;
         rows.iter()
             .map(|row| {
                 let kind: String = db(row.try_get("kind"))?;
@@ -128,13 +131,11 @@ impl CreditStore for PostgresStore {
     }
 
     async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>> {
-        let rows = db(sqlx::query(
+        let rows = fetch_all_for_user(&self.pool, user, sqlx::query(
             "SELECT id, package_id, credits, amount_cents, currency, status, provider_reference, created_at, completed_at
              FROM credits.purchases WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await)?;
+        .bind(user.0)).await?;
         rows.iter()
             .map(|row| {
                 Ok(Purchase {
@@ -154,13 +155,16 @@ impl CreditStore for PostgresStore {
     }
 
     async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>> {
-        let rows = db(sqlx::query(
-            "SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats WHERE user_id = $1
+        let rows = fetch_all_for_user(
+            &self.pool,
+            user,
+            sqlx::query(
+                "SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats WHERE user_id = $1
              ORDER BY day, app_id",
+            )
+            .bind(user.0),
         )
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await)?;
+        .await?;
         rows.iter().map(usage_stat).collect()
     }
 

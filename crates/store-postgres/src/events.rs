@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::PostgresStore;
 use crate::convert::{self, db};
+use crate::scope::fetch_all_for_user;
 
 #[async_trait]
 impl SecurityEventStore for PostgresStore {
@@ -28,14 +29,17 @@ impl SecurityEventStore for PostgresStore {
     }
 
     async fn security_events(&self, user: UserId, limit: i64) -> StoreResult<Vec<SecurityEvent>> {
-        let rows = db(sqlx::query(
-            "SELECT id, user_id, kind, ip, user_agent, details, created_at
+        let rows = fetch_all_for_user(
+            &self.pool,
+            user,
+            sqlx::query(
+                "SELECT id, user_id, kind, ip, user_agent, details, created_at
              FROM auth.security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(user.0)
+            .bind(limit),
         )
-        .bind(user.0)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await)?;
+        .await?;
         rows.iter()
             .map(|row| {
                 let kind: String = db(row.try_get("kind"))?;

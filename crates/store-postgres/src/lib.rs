@@ -4,6 +4,7 @@ mod convert;
 mod credits;
 mod events;
 mod ledger_writes;
+mod scope;
 mod sessions;
 pub mod testing;
 mod users;

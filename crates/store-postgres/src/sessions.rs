@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::PostgresStore;
 use crate::convert::{self, db};
+use crate::scope::fetch_all_for_user;
 
 const SESSION_COLUMNS: &str = "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at,
     s.last_used_at, s.expires_at, s.revoked_at, s.generation, s.refresh_token_hash, s.rotated_at,
@@ -161,12 +162,10 @@ impl SessionStore for PostgresStore {
     }
 
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
-        let rows = db(sqlx::query(&format!(
+        let rows = fetch_all_for_user(&self.pool, user, sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM auth.sessions s WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id DESC"
         ))
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await)?;
+        .bind(user.0)).await?;
         rows.iter().map(session).collect()
     }
 }

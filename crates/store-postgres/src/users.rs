@@ -8,6 +8,7 @@ use sqlx::Row;
 use crate::PostgresStore;
 use crate::convert::{self, USER_COLUMNS, db};
 use crate::ledger_writes::{insert_balance, insert_ledger};
+use crate::scope::begin_for_user;
 
 #[async_trait]
 impl UserStore for PostgresStore {
@@ -68,7 +69,7 @@ impl UserStore for PostgresStore {
     }
 
     async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = db(self.pool.begin().await)?;
+        let mut tx = begin_for_user(&self.pool, id).await?;
         let deleted = db(sqlx::query(
             "UPDATE auth.users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
