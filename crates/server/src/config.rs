@@ -31,6 +31,8 @@ pub struct Config {
     /// Never printed: it may contain a password.
     pub database_url: String,
     pub database_max_connections: u32,
+    /// `DATABASE_URL` leads to a pooler in transaction mode (PgBouncer `pool_mode = transaction`).
+    pub database_transaction_pooling: bool,
     pub run_migrations: bool,
     pub listen_addr: SocketAddr,
     /// The URL clients reach the service at, without a trailing slash.
@@ -204,6 +206,7 @@ impl Config {
             // Twice the cores: on a 2-core machine 4 connections beat 10 for both token checks and
             // hot-row spends (docs/BENCHMARKS.md); more only adds context switches and lock queues.
             database_max_connections: r.integer("DATABASE_MAX_CONNECTIONS", (2 * cores).max(4), 1, 1000) as u32,
+            database_transaction_pooling: r.boolean("DATABASE_TRANSACTION_POOLING", false),
             run_migrations: r.boolean("RUN_MIGRATIONS", true),
             listen_addr,
             jwt_issuer,

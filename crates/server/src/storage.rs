@@ -16,7 +16,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// `transaction_pooling`: a PostgreSQL URL that leads to a pooler in transaction mode.
+    pub async fn open(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             create_parent_dir(url)?;
             let store = SqliteStore::connect(url, max_connections)
@@ -24,7 +25,7 @@ impl Backend {
                 .context("DATABASE_URL: cannot open the SQLite database")?;
             Ok(Backend::Sqlite(store))
         } else {
-            let store = PostgresStore::connect(url, max_connections)
+            let store = PostgresStore::connect(url, max_connections, transaction_pooling)
                 .await
                 .context("DATABASE_URL: cannot connect to PostgreSQL")?;
             Ok(Backend::Postgres(store))

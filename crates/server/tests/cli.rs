@@ -163,7 +163,7 @@ fn database_with_user(dir: &Path, email: &str) -> String {
     let url = format!("sqlite://{}/ledger.db", dir.display());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let backend = mana_server::storage::Backend::open(&url, 1).await.unwrap();
+        let backend = mana_server::storage::Backend::open(&url, 1, false).await.unwrap();
         backend.migrate().await.unwrap();
         let policy = mana_core::credits::CreditPolicy::default();
         let user = mana_store_conformance::new_user_with(email, &policy, chrono::Utc::now());

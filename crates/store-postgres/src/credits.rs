@@ -30,7 +30,7 @@ impl CreditStore for PostgresStore {
         // Optimistic pass: decide on a plain read, write only if the version is unchanged. All
         // of it acts for `user` under row-level security (one extra statement, no extra
         // transaction); read-only decisions (a balance with no reset due, a replay) write nothing.
-        let mut tx = begin_for_user(&self.pool, user).await?;
+        let mut tx = begin_for_user(self, user).await?;
         let snapshot = read_snapshot(&mut tx, user, key, false).await?;
         let decision = decide(&snapshot);
         let Some(changes) = &decision.changes else {
@@ -58,7 +58,7 @@ impl CreditStore for PostgresStore {
 
     async fn list_transactions(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<TransactionView>> {
         let rows = fetch_all_for_user(
-            &self.pool,
+            self,
             user,
             sqlx::query(
                 "SELECT id, kind, amount, balance_after, app_id, description, metadata, created_at
@@ -89,13 +89,15 @@ impl CreditStore for PostgresStore {
     }
 
     async fn transaction_postings(&self, transaction: Uuid) -> StoreResult<Vec<Posting>> {
+        let mut conn = self.conn().await?;
         let rows = db(sqlx::query(
             "SELECT user_id, account, amount FROM credits.postings WHERE transaction_id = $1
              ORDER BY user_id IS NULL, account",
         )
         .bind(transaction)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await)?;
+        conn.finish().await?;
         rows.iter()
             .map(|row| {
                 let account: String = db(row.try_get("account"))?;
@@ -108,12 +110,14 @@ impl CreditStore for PostgresStore {
     }
 
     async fn list_packages(&self) -> StoreResult<Vec<CreditPackage>> {
+        let mut conn = self.conn().await?;
         let rows = db(sqlx::query(
             "SELECT id, name, credits, price_cents, currency, stripe_price_id, active, sort_order
              FROM credits.packages WHERE active ORDER BY sort_order, id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await)?;
+        conn.finish().await?;
         rows.iter()
             .map(|row| {
                 Ok(CreditPackage {
@@ -131,7 +135,7 @@ impl CreditStore for PostgresStore {
     }
 
     async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>> {
-        let rows = fetch_all_for_user(&self.pool, user, sqlx::query(
+        let rows = fetch_all_for_user(self, user, sqlx::query(
             "SELECT id, package_id, credits, amount_cents, currency, status, provider_reference, created_at, completed_at
              FROM credits.purchases WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
@@ -156,7 +160,7 @@ impl CreditStore for PostgresStore {
 
     async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>> {
         let rows = fetch_all_for_user(
-            &self.pool,
+            self,
             user,
             sqlx::query(
                 "SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats WHERE user_id = $1
@@ -170,7 +174,7 @@ impl CreditStore for PostgresStore {
 
     async fn ledger_facts(&self) -> StoreResult<LedgerFacts> {
         // One snapshot for all the aggregates, so that they describe the same ledger.
-        let mut tx = db(self.pool.begin().await)?;
+        let mut tx = self.begin().await?;
         db(sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await)?;
         let unbalanced = db(sqlx::query(
             "SELECT transaction_id AS id, SUM(amount)::bigint AS total, COUNT(*) AS legs FROM credits.postings

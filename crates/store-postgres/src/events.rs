@@ -13,6 +13,7 @@ use crate::scope::fetch_all_for_user;
 #[async_trait]
 impl SecurityEventStore for PostgresStore {
     async fn record_security_event(&self, event: NewSecurityEvent) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
         db(sqlx::query(
             "INSERT INTO auth.security_events (user_id, kind, ip, user_agent, details, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -23,14 +24,15 @@ impl SecurityEventStore for PostgresStore {
         .bind(&event.client.user_agent)
         .bind(&event.details)
         .bind(event.at)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await)?;
+        conn.finish().await?;
         Ok(())
     }
 
     async fn security_events(&self, user: UserId, limit: i64) -> StoreResult<Vec<SecurityEvent>> {
         let rows = fetch_all_for_user(
-            &self.pool,
+            self,
             user,
             sqlx::query(
                 "SELECT id, user_id, kind, ip, user_agent, details, created_at

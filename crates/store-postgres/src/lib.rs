@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: schemas `auth` and `credits`, for production.
 
+mod connection;
 mod convert;
 mod credits;
 mod events;
@@ -18,35 +19,59 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use sqlx::migrate::MigrateError;
+use sqlx::migrate::Migrator;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// Any fixed number; shared by every instance migrating this database.
+const MIGRATION_LOCK_ID: i64 = 0x6d61_6e61_6d69_6772;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The URL leads to a pooler in transaction mode (see `connection`).
+    transaction_pooling: bool,
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("mana-core-auth");
+    /// `transaction_pooling`: `url` is a pooler in transaction mode, such as PgBouncer with
+    /// `pool_mode = transaction`; statements then run only inside transactions.
+    pub async fn connect(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<Self> {
+        let mut options = PgConnectOptions::from_str(url)?.application_name("mana-core-auth");
+        if transaction_pooling {
+            // A statement cache would outlive the transaction that prepared it.
+            options = options.statement_cache_capacity(0);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, transaction_pooling })
     }
 
+    /// Applies pending migrations in one transaction, under a transaction-scoped advisory lock
+    /// instead of sqlx's session lock: instances starting together still migrate one at a
+    /// time, and nothing outlives the transaction, so it is safe through PgBouncer in
+    /// transaction mode (a session lock taken there can stay stuck on a pooled server
+    /// connection and hang the next start). A failing migration leaves nothing behind.
     pub async fn migrate(&self) -> Result<(), MigrateError> {
-        MIGRATOR.run(&self.pool).await
+        let migrator = Migrator { migrations: MIGRATOR.migrations.clone(), locking: false, ..Migrator::DEFAULT };
+        let mut tx = self.begin().await.map_err(|error| MigrateError::Source(error.into()))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK_ID).execute(&mut *tx).await?;
+        // sqlx's own way around "Acquire is not general enough" for a borrowed connection.
+        migrator.run_direct(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whether every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
+        let mut conn = self.conn().await?;
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .unwrap_or_default();
+        conn.finish().await?;
         Ok(MIGRATOR.iter().all(|migration| applied.contains(&migration.version)))
     }
 
@@ -58,8 +83,9 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
-        Ok(())
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(store_error)?;
+        conn.finish().await
     }
 
     fn backend_name(&self) -> &'static str {

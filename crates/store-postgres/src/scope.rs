@@ -7,7 +7,9 @@ use mana_core::ids::UserId;
 use mana_core::store::StoreResult;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
+
+use crate::PostgresStore;
 
 use crate::convert::db;
 
@@ -15,8 +17,8 @@ use crate::convert::db;
 pub const APP_ROLE: &str = "mana_app";
 
 /// Begins a transaction in which policies hand back only `user`'s rows.
-pub async fn begin_for_user(pool: &PgPool, user: UserId) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = db(pool.begin().await)?;
+pub async fn begin_for_user(store: &PostgresStore, user: UserId) -> StoreResult<Transaction<'static, Postgres>> {
+    let mut tx = store.begin().await?;
     let claims = serde_json::json!({ "sub": user.0, "role": "user" }).to_string();
     // One round trip for both settings.
     db(sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
@@ -29,11 +31,11 @@ pub async fn begin_for_user(pool: &PgPool, user: UserId) -> StoreResult<Transact
 
 /// Runs one read for `user` under their claims.
 pub async fn fetch_all_for_user(
-    pool: &PgPool,
+    store: &PostgresStore,
     user: UserId,
     query: Query<'_, Postgres, PgArguments>,
 ) -> StoreResult<Vec<PgRow>> {
-    let mut tx = begin_for_user(pool, user).await?;
+    let mut tx = begin_for_user(store, user).await?;
     let rows = db(query.fetch_all(&mut *tx).await)?;
     db(tx.commit().await)?;
     Ok(rows)

@@ -44,7 +44,7 @@ fn session(row: &PgRow) -> StoreResult<Session> {
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create_session(&self, new: NewSession) -> StoreResult<()> {
-        let mut tx = db(self.pool.begin().await)?;
+        let mut tx = self.begin().await?;
         db(sqlx::query(
             "INSERT INTO auth.sessions (id, user_id, device_id, device_name, ip, user_agent, created_at,
                  last_used_at, expires_at, generation, refresh_token_hash, access_jti, access_issued_at)
@@ -75,10 +75,12 @@ impl SessionStore for PostgresStore {
     }
 
     async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+        let mut conn = self.conn().await?;
         let row = db(sqlx::query("SELECT session_id, generation FROM auth.refresh_tokens WHERE token_hash = $1")
             .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await)?;
+        conn.finish().await?;
         row.map(|row| {
             Ok(RefreshTokenRecord {
                 session_id: SessionId(db(row.try_get::<Uuid, _>("session_id"))?),
@@ -89,6 +91,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>> {
+        let mut conn = self.conn().await?;
         let row = db(sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS}, u.id AS u_id, u.email AS u_email, u.name AS u_name, u.role AS u_role,
                     u.email_verified AS u_email_verified, u.created_at AS u_created_at,
@@ -97,19 +100,22 @@ impl SessionStore for PostgresStore {
              WHERE s.id = $1"
         ))
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await)?;
+        conn.finish().await?;
         row.map(|row| Ok(SessionWithUser { session: session(&row)?, user: convert::user(&row, "u_")? })).transpose()
     }
 
     async fn session_access(&self, id: SessionId) -> StoreResult<Option<SessionAccess>> {
+        let mut conn = self.conn().await?;
         let row = db(sqlx::query(
             "SELECT s.user_id, s.revoked_at IS NOT NULL AS revoked, u.deleted_at IS NOT NULL AS deleted, u.role
              FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await)?;
+        conn.finish().await?;
         row.map(|row| {
             let role: String = db(row.try_get("role"))?;
             Ok(SessionAccess {
@@ -125,6 +131,7 @@ impl SessionStore for PostgresStore {
     async fn rotate_session(&self, rotation: Rotation) -> StoreResult<bool> {
         // One statement: the conditional UPDATE is the compare-and-swap, and the INSERT runs only
         // if it matched a row.
+        let mut conn = self.conn().await?;
         let inserted = db(sqlx::query(
             "WITH rotated AS (
                  UPDATE auth.sessions
@@ -147,22 +154,25 @@ impl SessionStore for PostgresStore {
         .bind(&rotation.client.user_agent)
         .bind(rotation.session_id.0)
         .bind(rotation.from_generation)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await)?;
+        conn.finish().await?;
         Ok(inserted.rows_affected() == 1)
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
         let revoked = db(sqlx::query("UPDATE auth.sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(at)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await)?;
+        conn.finish().await?;
         Ok(revoked.rows_affected() == 1)
     }
 
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
-        let rows = fetch_all_for_user(&self.pool, user, sqlx::query(&format!(
+        let rows = fetch_all_for_user(self, user, sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM auth.sessions s WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id DESC"
         ))
         .bind(user.0)).await?;

@@ -44,7 +44,7 @@ pub async fn fresh_database(max_connections: u32) -> anyhow::Result<(PostgresSto
     connection.close().await?;
     let owner = admin.database(&name).username(OWNER_ROLE).password(OWNER_PASSWORD);
     let url = owner.to_url_lossy().to_string();
-    let store = PostgresStore::connect(&url, max_connections).await?;
+    let store = PostgresStore::connect(&url, max_connections, false).await?;
     store.migrate().await?;
     Ok((store, url))
 }

@@ -13,7 +13,7 @@ use crate::scope::begin_for_user;
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        let mut tx = db(self.pool.begin().await)?;
+        let mut tx = self.begin().await?;
         db(sqlx::query(
             "INSERT INTO auth.users (id, email, name, role, email_verified, created_at, updated_at)
              VALUES ($1, $2, $3, $4, false, $5, $5)",
@@ -47,14 +47,17 @@ impl UserStore for PostgresStore {
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let mut conn = self.conn().await?;
         let row = db(sqlx::query(&format!("SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await)?;
+        conn.finish().await?;
         row.map(|row| convert::user(&row, "")).transpose()
     }
 
     async fn find_credentials(&self, email: &Email) -> StoreResult<Option<Credentials>> {
+        let mut conn = self.conn().await?;
         let row = db(sqlx::query(
             "SELECT u.id, u.email, u.name, u.role, u.email_verified, u.created_at, u.updated_at,
                     u.deleted_at, p.hash
@@ -62,14 +65,15 @@ impl UserStore for PostgresStore {
              WHERE u.email = $1 AND u.deleted_at IS NULL",
         )
         .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await)?;
+        conn.finish().await?;
         row.map(|row| Ok(Credentials { user: convert::user(&row, "")?, password_hash: db(row.try_get("hash"))? }))
             .transpose()
     }
 
     async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = begin_for_user(&self.pool, id).await?;
+        let mut tx = begin_for_user(self, id).await?;
         let deleted = db(sqlx::query(
             "UPDATE auth.users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
@@ -94,12 +98,14 @@ impl UserStore for PostgresStore {
 #[async_trait]
 impl PasswordStore for PostgresStore {
     async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
         let updated = db(sqlx::query("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3")
             .bind(hash)
             .bind(at)
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await)?;
+        conn.finish().await?;
         if updated.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

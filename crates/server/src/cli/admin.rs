@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::storage::Backend;
 
 async fn open_migrated(config: &Config) -> anyhow::Result<Backend> {
-    let backend = Backend::open(&config.database_url, 2).await?;
+    let backend = Backend::open(&config.database_url, 2, config.database_transaction_pooling).await?;
     if !backend.migrations_applied().await? {
         bail!("DATABASE_URL: the database has pending migrations; run `mana-core-auth migrate` first");
     }

@@ -121,7 +121,9 @@ fn load_config() -> anyhow::Result<Config> {
 async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
     let config = load_config()?;
     logging::init(config.log_format, &config.log_level);
-    let backend = Backend::open(&config.database_url, config.database_max_connections).await?;
+    let backend =
+        Backend::open(&config.database_url, config.database_max_connections, config.database_transaction_pooling)
+            .await?;
     if config.run_migrations && !no_migrate {
         backend.migrate().await?;
     }
@@ -219,7 +221,7 @@ async fn shutdown_signal() {
 async fn migrate_command() -> anyhow::Result<()> {
     let config = load_config()?;
     logging::init(config.log_format, &config.log_level);
-    let backend = Backend::open(&config.database_url, 1).await?;
+    let backend = Backend::open(&config.database_url, 1, config.database_transaction_pooling).await?;
     backend.migrate().await?;
     println!("migrations applied ({})", backend.store().backend_name());
     Ok(())

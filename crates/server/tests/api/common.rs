@@ -67,7 +67,7 @@ pub async fn fresh_backend() -> Backend {
             let dir = std::env::temp_dir().join("mana-core-auth-tests");
             std::fs::create_dir_all(&dir).unwrap();
             let url = format!("sqlite://{}/{}.db", dir.display(), uuid::Uuid::new_v4());
-            let backend = Backend::open(&url, 8).await.unwrap();
+            let backend = Backend::open(&url, 8, false).await.unwrap();
             backend.migrate().await.unwrap();
             backend
         }
@@ -81,13 +81,18 @@ impl TestApp {
 
     /// With configuration overrides and, optionally, a specific key ring.
     pub async fn spawn_with(overrides: &[(&str, &str)], keys: Option<KeyRing>) -> Self {
+        Self::spawn_on(fresh_backend().await, overrides, keys).await
+    }
+
+    /// On a backend the test prepared itself.
+    pub async fn spawn_on(backend: Backend, overrides: &[(&str, &str)], keys: Option<KeyRing>) -> Self {
         let config = test_config(overrides);
         let keys = keys.unwrap_or_else(|| {
             let now = chrono::Utc::now().timestamp();
             KeyRing::new(vec![test_key(config.jwt_algorithm, "test-key", now)]).unwrap()
         });
         let clock = Arc::new(ManualClock::starting_now());
-        let state = build_state(&config, fresh_backend().await, keys, clock.clone()).unwrap();
+        let state = build_state(&config, backend, keys, clock.clone()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
