@@ -3,40 +3,52 @@ use serde::{Deserialize, Serialize};
 /// `POST /auth/register`. Missing strings deserialize as empty so that validation can name
 /// every missing field at once instead of stopping at the first one serde meets.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Email, max_length = 254))]
     #[serde(default)]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 8, max_length = 128))]
     #[serde(default)]
     pub password: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 /// `POST /auth/login`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     #[serde(default)]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     #[serde(default)]
     pub password: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
 }
 
 /// `POST /auth/refresh`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     #[serde(default)]
     pub refresh_token: String,
 }
 
 /// `POST /auth/logout` without a Bearer token names the session by its refresh token.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogoutRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,14 +57,17 @@ pub struct LogoutRequest {
 
 /// `POST /auth/validate`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidateRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     #[serde(default)]
     pub token: String,
 }
 
 /// The answer of `/auth/validate`: either the verified claims or the reason they were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ValidateResponse {
     pub valid: bool,
@@ -64,6 +79,7 @@ pub struct ValidateResponse {
 
 /// The claims of an access token (a JWT of type `at+jwt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessTokenClaims {
     /// The user id.
     pub sub: String,
@@ -80,6 +96,7 @@ pub struct AccessTokenClaims {
 
 /// A newly registered user (`201` of `/auth/register`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredUser {
     pub id: String,
@@ -93,6 +110,7 @@ pub struct RegisteredUser {
 
 /// The user as embedded in a token response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenUser {
     pub id: String,
     pub email: String,
@@ -102,6 +120,7 @@ pub struct TokenUser {
 
 /// The answer of `/auth/login` and `/auth/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub user: TokenUser,
@@ -115,6 +134,7 @@ pub struct TokenResponse {
 
 /// `GET /.well-known/openid-configuration`: enough discovery for standard JWT libraries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenIdConfiguration {
     pub issuer: String,
     pub jwks_uri: String,

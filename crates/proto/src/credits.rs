@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /credits/balance`, and `newBalance` of a spend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreditBalance {
     /// Paid credits.
@@ -18,14 +19,19 @@ pub struct CreditBalance {
 
 /// `POST /credits/use`. Missing fields deserialize as empty so that validation names them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UseCreditsRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1_000_000_000))]
     #[serde(default)]
     pub amount: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true, pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     #[serde(default)]
     pub app_id: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1, max_length = 500))]
     #[serde(default)]
     pub description: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[!-~]{1,255}$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +40,7 @@ pub struct UseCreditsRequest {
 
 /// One ledger movement as its user sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreditTransaction {
     pub id: String,
@@ -52,6 +59,7 @@ pub struct CreditTransaction {
 
 /// The answer of `POST /credits/use`; a replay with the same idempotency key gets it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UseCreditsResponse {
     pub success: bool,
@@ -61,6 +69,7 @@ pub struct UseCreditsResponse {
 
 /// `GET /credits/packages`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreditPackageView {
     pub id: String,
@@ -76,14 +85,20 @@ pub struct CreditPackageView {
 /// `GET /credits/transactions?limit=&offset=`. Numbers arrive as text so that a bad value is
 /// reported with its field name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct TransactionsQuery {
+    /// How many to list, 1 to 100 (default 50).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>))]
     pub limit: Option<String>,
+    /// How many of the newest to skip (default 0).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>))]
     pub offset: Option<String>,
 }
 
 /// `GET /credits/purchases`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PurchaseView {
     pub id: String,

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
+use axum::{Extension, Router};
 use mana_core::auth::{AuthService, SessionSettings};
 use mana_core::clock::Clock;
 use mana_core::credits::CreditService;
@@ -28,6 +28,7 @@ use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
 use crate::ratelimit::{self, RateLimiter};
 use crate::routes;
+use crate::routes::openapi::OpenApiJson;
 use crate::state::AppState;
 use crate::storage::Backend;
 
@@ -76,11 +77,10 @@ pub fn router(state: AppState) -> Router {
     // Each `layer` wraps what is already there, so the last one added runs first: the request
     // id exists before anything can fail; every response, a CORS preflight included, gets the
     // security headers; every stray error (a 404, a timeout, a caught panic) is enveloped.
-    let mut routes = routes::all();
-    if state.http().metrics_on_api_port {
-        routes = routes.merge(metrics::routes());
-    }
+    let (routes, document) = routes::all(state.http().metrics_on_api_port);
+    let document = OpenApiJson(Arc::new(document.to_json().expect("the OpenAPI document serializes")));
     let mut router = routes
+        .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
             |response: &axum::response::Response, latency: Duration, _span: &Span| {
@@ -121,7 +121,8 @@ fn request_span(request: &Request) -> Span {
 
 /// `/metrics` alone, for a listener of its own (`METRICS_LISTEN_ADDR`).
 pub fn metrics_router(state: AppState) -> Router {
-    metrics::routes().with_state(state)
+    let (routes, _document) = metrics::routes().split_for_parts();
+    routes.with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

@@ -11,13 +11,13 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -75,6 +75,10 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
+/// Prometheus text exposition: requests, logins, refresh reuse, credits, rate limits, pool.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+))]
 async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let (open, idle) = state.backend().pool_state();
     metrics::gauge!(DB_POOL, "state" => "idle").set(idle as f64);
@@ -83,6 +87,6 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics` alone, for the main router or a separate listener.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(render))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(render))
 }

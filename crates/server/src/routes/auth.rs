@@ -1,32 +1,38 @@
 //! `/auth/*`: SPEC §2.1.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use mana_core::Error;
 use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
 use mana_core::store::User;
 use mana_proto::{
-    LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser, TokenResponse,
-    TokenUser, ValidateRequest, ValidateResponse,
+    ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser,
+    TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::extract::{bearer_token, parse_optional_json};
 use crate::http::{ApiError, Client, JsonBody};
 use crate::ratelimit::middleware::too_many_requests;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/validate", post(validate))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(validate))
 }
 
+/// Creates an account with the signup bonus and the first daily allowance.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest, responses(
+    (status = 201, description = "The account was created", body = RegisteredUser),
+    (status = 409, description = "`email_taken`: a live account has this email", body = ErrorBody),
+))]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -37,6 +43,11 @@ async fn register(
     Ok((StatusCode::CREATED, Json(registered_user(&user))))
 }
 
+/// Signs in with email and password; starts a session.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+))]
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -62,6 +73,11 @@ async fn login(
     Ok(Json(token_response(issued)))
 }
 
+/// Trades a refresh token for a new pair; the old refresh token is spent.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "A new token pair for the same session", body = TokenResponse),
+    (status = 401, description = "`invalid_refresh_token`", body = ErrorBody),
+))]
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -75,6 +91,14 @@ async fn refresh(
 }
 
 /// Ends the session named by the Bearer token, or else by the refresh token in the body.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Only without a Bearer token"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The session is over", body = MessageResponse),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_refresh_token`", body = ErrorBody),
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -102,6 +126,9 @@ async fn logout(
 
 /// Answers 200 for any token, valid or not; only a request without a token, or a failure on
 /// our side, is an error.
+#[utoipa::path(post, path = "/auth/validate", tag = "auth", request_body = ValidateRequest, responses(
+    (status = 200, description = "Whether the token is valid, with its claims or the reason it is not", body = ValidateResponse),
+))]
 async fn validate(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ValidateRequest>,

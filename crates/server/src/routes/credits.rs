@@ -1,33 +1,49 @@
 //! `/credits/*`: SPEC §2.2. Every route takes [`AuthUser`], so none is reachable without a
 //! valid access token of a live session.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use mana_core::Error;
 use mana_core::credits::{SpendRequest, TransactionPage, balance_view, package_view, purchase_view, transaction_view};
 use mana_proto::{
-    CreditBalance, CreditPackageView, CreditTransaction, FieldError, PurchaseView, TransactionsQuery, UseCreditsRequest,
+    CreditBalance, CreditPackageView, CreditTransaction, ErrorBody, FieldError, PurchaseView, TransactionsQuery,
+    UseCreditsRequest, UseCreditsResponse,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiError, AuthUser, JsonBody, QueryParams};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/credits/balance", get(balance))
-        .route("/credits/use", post(use_credits))
-        .route("/credits/transactions", get(transactions))
-        .route("/credits/purchases", get(purchases))
-        .route("/credits/packages", get(packages))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(balance))
+        .routes(routes!(use_credits))
+        .routes(routes!(transactions))
+        .routes(routes!(purchases))
+        .routes(routes!(packages))
 }
 
+/// The caller's credits by bucket; applies a due daily reset first.
+#[utoipa::path(get, path = "/credits/balance", tag = "credits", security(("bearer" = [])), responses(
+    (status = 200, description = "The balance", body = CreditBalance),
+    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+))]
 async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<CreditBalance>, ApiError> {
     let balance = state.credits().balance(caller.user_id).await?;
     Ok(Json(balance_view(&balance, state.credits().policy())))
 }
 
-/// Answers with the stored response on a replay, so the body is passed through as it is.
+/// Spends credits: daily allowance first, then free, then paid. Answers with the stored
+/// response on a replay, so the body is passed through as it is.
+#[utoipa::path(post, path = "/credits/use", tag = "credits", security(("bearer" = [])), request_body = UseCreditsRequest,
+    responses(
+        (status = 200, description = "Spent (or the first answer to this idempotency key)", body = UseCreditsResponse),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 402, description = "`insufficient_credits`: nothing was spent", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused` or `conflict`", body = ErrorBody),
+    ),
+)]
 async fn use_credits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -43,6 +59,13 @@ async fn use_credits(
     Ok(Json(state.credits().spend(caller.user_id, request).await?))
 }
 
+/// The caller's ledger movements, newest first.
+#[utoipa::path(get, path = "/credits/transactions", tag = "credits", security(("bearer" = [])), params(TransactionsQuery),
+    responses(
+        (status = 200, description = "One page of movements", body = Vec<CreditTransaction>),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+    ),
+)]
 async fn transactions(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -65,6 +88,11 @@ async fn transactions(
     Ok(Json(listed.iter().map(transaction_view).collect()))
 }
 
+/// The caller's purchases, newest first.
+#[utoipa::path(get, path = "/credits/purchases", tag = "credits", security(("bearer" = [])), responses(
+    (status = 200, description = "Every purchase", body = Vec<PurchaseView>),
+    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+))]
 async fn purchases(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -73,6 +101,11 @@ async fn purchases(
     Ok(Json(listed.iter().map(purchase_view).collect()))
 }
 
+/// The credit packages on sale.
+#[utoipa::path(get, path = "/credits/packages", tag = "credits", security(("bearer" = [])), responses(
+    (status = 200, description = "Active packages in display order", body = Vec<CreditPackageView>),
+    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+))]
 async fn packages(
     State(state): State<AppState>,
     AuthUser(_caller): AuthUser,

@@ -1,24 +1,33 @@
 //! Liveness and readiness.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use mana_proto::ErrorBody;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
 }
 
 /// The process is up and serving; says nothing about the database.
+#[utoipa::path(get, path = "/health", tag = "operations", responses(
+    (status = 200, description = "Alive", body = Object, example = json!({"status": "ok"})),
+))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The database answers and every migration is applied.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "Ready for traffic", body = Object, example = json!({"status": "ready", "database": "sqlite"})),
+    (status = 503, description = "`not_ready`: database unreachable or migrations pending", body = ErrorBody),
+))]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let not_ready = |reason: &str| {
         tracing::warn!(reason, "not ready");

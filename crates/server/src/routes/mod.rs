@@ -1,20 +1,33 @@
-//! Every route, by area.
+//! Every route, by area, each declared with its OpenAPI description (`routes!` registers the
+//! handler and its `#[utoipa::path]` together, so a route cannot exist undocumented).
 
 mod auth;
 mod credits;
 mod discovery;
 mod health;
+pub mod openapi;
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::http::metrics;
 use crate::state::AppState;
 
 pub const API_PREFIX: &str = "/api/v1";
 
-pub fn all() -> Router<AppState> {
-    Router::new()
-        .nest(API_PREFIX, Router::new().merge(auth::routes()).merge(credits::routes()).merge(discovery::routes()))
+/// The router and the OpenAPI document describing exactly its routes.
+pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new().merge(auth::routes()).merge(credits::routes()).merge(discovery::routes());
+    let mut routes = OpenApiRouter::with_openapi(openapi::base_document())
+        .nest(API_PREFIX, api)
         // Standard JWT libraries look for discovery documents at the issuer's root.
         .merge(discovery::routes())
         .merge(health::routes())
+        .merge(openapi::routes());
+    if with_metrics {
+        routes = routes.merge(metrics::routes());
+    }
+    let (router, mut document) = routes.split_for_parts();
+    openapi::add_common_responses(&mut document);
+    (router, document)
 }

@@ -11,6 +11,7 @@ mod hardening;
 mod login;
 mod logout;
 mod metrics;
+mod openapi;
 mod rate_limits;
 mod rate_limits_redis;
 mod refresh;

@@ -1,0 +1,97 @@
+//! The OpenAPI 3.1 document of the API, served at `/openapi.json`.
+//!
+//! Handlers describe their own success and domain errors; what every route can answer because
+//! of the layers around it (timeouts, rate limits, bad bodies, internal errors) is added here
+//! to every operation, so the document lists every status a client can get.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::http::header;
+use axum::response::IntoResponse;
+use mana_proto::ErrorBody;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "mana-core-auth",
+        description = "Authentication and credits for the mana apps. Errors always use the `ErrorBody` envelope.",
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "credits", description = "Balances, spending and the ledger"),
+        (name = "discovery", description = "Keys and discovery for token verifiers"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    ),
+)]
+struct BaseDocument;
+
+pub fn base_document() -> OpenApi {
+    let mut document = BaseDocument::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
+    document
+}
+
+/// The serialized document, rendered once when the router is built.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses(
+    (status = 200, description = "The OpenAPI document", body = Object, content_type = "application/json"),
+))]
+async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str().to_owned())
+}
+
+/// Statuses any request can get from the layers, and those of requests with a body or query.
+pub fn add_common_responses(document: &mut OpenApi) {
+    const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
+    for (path, item) in document.paths.paths.iter_mut() {
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            let mut common = vec![
+                ("408", "`request_timeout`: the request took longer than the configured timeout"),
+                ("500", "`internal_error`: nothing internal is revealed"),
+            ];
+            if !UNLIMITED.contains(&path.as_str()) {
+                common.push(("429", "`rate_limited`: over a rate limit; see `Retry-After`"));
+            }
+            if operation.request_body.is_some() {
+                common.push(("400", "`malformed_json`, `unknown_field`, `invalid_body` or `validation_failed`"));
+                common.push(("413", "`payload_too_large`: the body is over 64 KiB"));
+                common.push(("415", "`unsupported_media_type`: the body is not `application/json`"));
+            } else if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                common.push(("400", "`invalid_query` or `validation_failed`"));
+            }
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let envelope = Ref::from_schema_name(ErrorBody::name());
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(envelope)).build())
+        .build()
+        .into()
+}

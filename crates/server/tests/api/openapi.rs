@@ -1,0 +1,121 @@
+//! `/openapi.json`: every route is in it, everything in it is a route, and what the routes
+//! answer is what it documents.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+/// Every endpoint of SPEC §2 and §3, with the status of its success.
+const ENDPOINTS: &[(&str, &str, &str)] = &[
+    ("post", "/api/v1/auth/register", "201"),
+    ("post", "/api/v1/auth/login", "200"),
+    ("post", "/api/v1/auth/refresh", "200"),
+    ("post", "/api/v1/auth/logout", "200"),
+    ("post", "/api/v1/auth/validate", "200"),
+    ("get", "/api/v1/credits/balance", "200"),
+    ("post", "/api/v1/credits/use", "200"),
+    ("get", "/api/v1/credits/transactions", "200"),
+    ("get", "/api/v1/credits/purchases", "200"),
+    ("get", "/api/v1/credits/packages", "200"),
+    ("get", "/api/v1/.well-known/jwks.json", "200"),
+    ("get", "/api/v1/.well-known/openid-configuration", "200"),
+    ("get", "/.well-known/jwks.json", "200"),
+    ("get", "/.well-known/openid-configuration", "200"),
+    ("get", "/health", "200"),
+    ("get", "/ready", "200"),
+    ("get", "/metrics", "200"),
+    ("get", "/openapi.json", "200"),
+];
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+fn operations(document: &Value) -> Vec<(String, String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            found.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_endpoints_with_their_errors() {
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
+    let listed: Vec<(String, String)> = operations(&document).into_iter().map(|(m, p, _)| (m, p)).collect();
+    let mut expected: Vec<(String, String)> =
+        ENDPOINTS.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected, "documented operations");
+    for (method, path, success) in ENDPOINTS {
+        let operation = &document["paths"][path][method];
+        assert!(operation["responses"][success].is_object(), "{method} {path} documents {success}");
+        assert!(
+            operation["responses"]["500"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("/ErrorBody"))
+        );
+    }
+    let spend = &document["paths"]["/api/v1/credits/use"]["post"];
+    for status in ["400", "401", "402", "409", "413", "415", "429"] {
+        assert!(spend["responses"][status].is_object(), "POST /credits/use documents {status}");
+    }
+    assert_eq!(spend["security"], json!([{"bearer": []}]));
+    let register = &document["components"]["schemas"]["RegisterRequest"];
+    assert_eq!(register["additionalProperties"], false, "unknown fields are refused, and documented so");
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_and_answers_a_documented_status() {
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    for (method, path, operation) in operations(&document) {
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let mut request = app.http.request(method.clone(), app.url(&path));
+        if operation.get("requestBody").is_some() {
+            request = request.json(&json!({}));
+        }
+        let status = request.send().await.unwrap().status();
+        assert!(
+            status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {status}"
+        );
+        assert!(
+            operation["responses"][status.as_str()].is_object(),
+            "{method} {path} answered {status}, which the document does not list"
+        );
+    }
+}
+
+#[tokio::test]
+async fn routes_are_declared_only_through_the_documenting_macro() {
+    // `routes!` registers a handler together with its #[utoipa::path]; a plain `.route(` would
+    // add a route the document does not know.
+    let sources = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut undocumented = Vec::new();
+    let mut pending = vec![sources];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if text.contains(".route(") || text.contains(".route_service(") || text.contains(".nest_service(") {
+                    undocumented.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(undocumented.is_empty(), "plain axum routes in {undocumented:?}");
+}
