@@ -39,6 +39,7 @@ impl<'a> MakeWriter<'a> for Captured {
 
 const PASSWORD: &str = "Secret-Passphrase-4711";
 const WRONG_PASSWORD: &str = "Wrong-Passphrase-0815";
+const REDIS_PASSWORD: &str = "Redis-Secret-2342";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_flow_logs_no_password_token_or_authorization_header() {
@@ -69,7 +70,28 @@ async fn a_full_flow_logs_no_password_token_or_authorization_header() {
     assert_eq!(app.logout_with_bearer(&forged).await.status(), 401);
     assert_eq!(app.post("/auth/logout", json!({"refreshToken": second.refresh_token})).await.status(), 200);
 
+    // Redis configured with a password but down: the outage is logged, the URL is not.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis_url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{closed_port}/");
+    let limited = TestApp::spawn_with(
+        &[
+            ("REDIS_URL", redis_url.as_str()),
+            ("RATE_LIMIT_REQUESTS_PER_MINUTE", "100"),
+            ("LOGIN_FAILURES_PER_ACCOUNT", "1"),
+        ],
+        None,
+    )
+    .await;
+    limited.register("locked@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        limited.login("locked@example.com", WRONG_PASSWORD).await;
+    }
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("Redis unreachable"), "the Redis outage is logged");
+    assert!(logs.contains("account locked"), "a lockout is logged");
+    assert!(!logs.contains(REDIS_PASSWORD), "the Redis password reached the logs");
+    assert!(!logs.contains("locked@example.com"), "a locked account's email reached the logs");
     assert!(logs.contains("\"request_id\""), "request lines are logged with their id");
     assert!(logs.contains("\"user_id\""), "authenticated requests are logged with the user id");
     assert!(logs.contains("refresh_token_reuse"), "the reuse warning is logged");
