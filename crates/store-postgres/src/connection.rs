@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut};
 
 use mana_core::store::StoreResult;
 use sqlx::pool::PoolConnection;
-use sqlx::{Executor, PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::PostgresStore;
 use crate::convert::db;
@@ -57,13 +57,18 @@ impl DerefMut for Conn {
 impl PostgresStore {
     /// A transaction, ready for statements under either pooling.
     pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = db(self.pool.begin().await)?;
-        if self.transaction_pooling {
-            // A plain string runs as a simple query: nothing prepared.
-            let conn: &mut PgConnection = &mut tx;
-            db(conn.execute("DEALLOCATE ALL").await)?;
+        self.begin_with(None).await
+    }
+
+    /// A transaction whose first statements are `setup`, sent with `BEGIN` in one simple-query
+    /// round trip (which is why `setup` must be fixed SQL, never text from a client).
+    pub(crate) async fn begin_with(&self, setup: Option<&str>) -> StoreResult<Transaction<'static, Postgres>> {
+        let pooler_reset = if self.transaction_pooling { "DEALLOCATE ALL;" } else { "" };
+        if pooler_reset.is_empty() && setup.is_none() {
+            return db(self.pool.begin().await);
         }
-        Ok(tx)
+        let statement = format!("BEGIN; {pooler_reset} {}", setup.unwrap_or_default());
+        db(self.pool.begin_with(statement).await)
     }
 
     /// A connection for statements that need no transaction of their own.

@@ -16,17 +16,14 @@ use crate::convert::db;
 /// The role per-user statements run as; created by the migration.
 pub const APP_ROLE: &str = "mana_app";
 
-/// Begins a transaction in which policies hand back only `user`'s rows.
+/// Begins a transaction in which policies hand back only `user`'s rows. The settings travel
+/// with `BEGIN` in one round trip; they are formatted into the SQL, which is safe because the
+/// only variable part is a UUID (hex digits and hyphens).
 pub async fn begin_for_user(store: &PostgresStore, user: UserId) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = store.begin().await?;
-    let claims = serde_json::json!({ "sub": user.0, "role": "user" }).to_string();
-    // One round trip for both settings.
-    db(sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
-        .bind(APP_ROLE)
-        .bind(claims)
-        .execute(&mut *tx)
-        .await)?;
-    Ok(tx)
+    let claims = format!(r#"{{"sub": "{}", "role": "user"}}"#, user.0.hyphenated());
+    let setup =
+        format!("SELECT set_config('role', '{APP_ROLE}', true), set_config('request.jwt.claims', '{claims}', true);");
+    store.begin_with(Some(&setup)).await
 }
 
 /// Runs one read for `user` under their claims.
