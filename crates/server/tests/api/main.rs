@@ -5,6 +5,7 @@ mod redis_server;
 
 mod concurrency;
 mod credits;
+mod deploy;
 mod discovery;
 mod errors;
 mod hardening;
