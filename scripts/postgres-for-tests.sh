@@ -31,13 +31,14 @@ start_throwaway_postgres() {
     chown postgres "$dir"
     runas=(runuser -u postgres --)
   fi
-  echo "scripts/test: starting a throwaway PostgreSQL ($bin) on port $port" >&2
+  echo "$(basename "$0"): starting a throwaway PostgreSQL ($bin) on port $port" >&2
   "${runas[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   "${runas[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
-  THROWAWAY_PG=("${runas[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop)
+  THROWAWAY_PG_CTL=("${runas[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log")
+  THROWAWAY_PG=("${THROWAWAY_PG_CTL[@]}" -m fast stop)
   THROWAWAY_PG_DIR=$dir
   export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }

@@ -32,6 +32,9 @@ pub enum Error {
     /// A write lost too many optimistic-locking races in a row.
     #[error("the resource was changed concurrently; retry the request")]
     Conflict,
+    /// The database is out of reach for now; the client may retry. The cause goes to the log.
+    #[error("storage unavailable")]
+    Unavailable(anyhow::Error),
     /// Anything the client cannot fix. The cause goes to the log, never to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -50,6 +53,7 @@ impl From<StoreError> for Error {
                 Error::Internal(anyhow::anyhow!("unexpected conflict on {constraint}"))
             }
             StoreError::NotFound => Error::Internal(anyhow::anyhow!("record not found")),
+            StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(cause) => Error::Internal(cause),
         }
     }

@@ -94,6 +94,9 @@ impl Store for PostgresStore {
 }
 
 fn store_error(error: sqlx::Error) -> StoreError {
+    if is_unavailable(&error) {
+        return StoreError::Unavailable(error.into());
+    }
     // Serialization failures and deadlocks are lost races: the caller may retry.
     if let sqlx::Error::Database(db) = &error
         && matches!(db.code().as_deref(), Some("40001" | "40P01"))
@@ -107,4 +110,15 @@ fn store_error(error: sqlx::Error) -> StoreError {
         return StoreError::Conflict { constraint };
     }
     StoreError::Other(error.into())
+}
+
+/// Failures of reach rather than of the request: no connection, a lost one, an exhausted
+/// pool, a server shutting down or starting (SQLSTATE class 08 and 57P), or PgBouncer unable
+/// to log in to it.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
 }

@@ -85,6 +85,10 @@ impl Store for SqliteStore {
 
 /// SQLite names the violated columns, not the index; map them to the shared constraint names.
 fn store_error(error: sqlx::Error) -> StoreError {
+    // Every connection busy for longer than the pool waits: retry later.
+    if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+        return StoreError::Unavailable(error.into());
+    }
     // SQLITE_BUSY and its variants: another writer held the lock too long; the caller may retry.
     if let sqlx::Error::Database(db) = &error
         && matches!(db.code().as_deref(), Some("5" | "261" | "517"))

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A uniqueness or foreign-key rule refused the write; `constraint` names the rule.
     #[error("conflict on {constraint}")]
     Conflict { constraint: String },
+    /// The database cannot be reached right now (connection refused or lost, pool exhausted,
+    /// server shutting down); the same request may succeed in a moment.
+    #[error("database unavailable: {0}")]
+    Unavailable(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -112,6 +112,15 @@ impl From<Error> for ApiError {
                 "conflict",
                 "The resource was changed by a concurrent request; retry",
             ),
+            Error::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "The service is briefly unavailable; retry the request",
+                )
+                .with_retry_after(1)
+            }
             Error::Internal(cause) => ApiError::internal(&cause),
         }
     }

@@ -73,6 +73,9 @@ pub fn add_common_responses(document: &mut OpenApi) {
             if !UNLIMITED.contains(&path.as_str()) {
                 common.push(("429", "`rate_limited`: over a rate limit; see `Retry-After`"));
             }
+            if path.starts_with("/api/v1/auth/") || path.starts_with("/api/v1/credits/") {
+                common.push(("503", "`service_unavailable` or `not_ready`: the database is out of reach; retry"));
+            }
             if operation.request_body.is_some() {
                 common.push(("400", "`malformed_json`, `unknown_field`, `invalid_body` or `validation_failed`"));
                 common.push(("413", "`payload_too_large`: the body is over 64 KiB"));

@@ -102,3 +102,19 @@ async fn health_and_readiness_answer() {
     let ready: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
 }
+
+#[tokio::test]
+async fn a_database_out_of_reach_is_a_503_to_retry_not_a_500() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("outage@example.com").await;
+    // Closing the pool is what a lost database looks like from here: no connection to be had.
+    app.state.backend().close().await;
+    let response = app.http.get(app.api("/credits/balance")).bearer_auth(&tokens.access_token).send().await.unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    assert!(!body.message.to_lowercase().contains("pool"), "nothing internal is revealed: {}", body.message);
+    let login = app.login("outage@example.com", PASSWORD).await;
+    expect_error(login, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    expect_error(app.http.get(app.url("/ready")).send().await.unwrap(), StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+        .await;
+}
