@@ -11,6 +11,9 @@ use utoipa_axum::routes;
 use crate::http::ApiError;
 use crate::state::AppState;
 
+/// How long readiness may take before it is reported as not ready.
+const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
 }
@@ -33,10 +36,19 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
         tracing::warn!(reason, "not ready");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "The service is not ready")
     };
-    state.auth().store().ping().await.map_err(|_| not_ready("database unreachable"))?;
-    match state.backend().migrations_applied().await {
-        Ok(true) => Ok(Json(json!({ "status": "ready", "database": state.auth().store().backend_name() }))),
-        Ok(false) => Err(not_ready("migrations pending")),
-        Err(_) => Err(not_ready("cannot read migration state")),
+    // A database that does not answer (or a pooler holding the request while it has no
+    // server) must not hang the probe: load balancers give up after a second or two.
+    let checks = async {
+        state.auth().store().ping().await.map_err(|_| "database unreachable")?;
+        match state.backend().migrations_applied().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("migrations pending"),
+            Err(_) => Err("cannot read migration state"),
+        }
+    };
+    match tokio::time::timeout(READY_DEADLINE, checks).await {
+        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": state.auth().store().backend_name() }))),
+        Ok(Err(reason)) => Err(not_ready(reason)),
+        Err(_) => Err(not_ready("database did not answer in time")),
     }
 }
