@@ -153,6 +153,28 @@ impl TestApp {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+
+    /// Traffic that records every domain metric: a signup and login, a failed login, a spend
+    /// of `amount` for `app_id`, and a refresh token replayed after the grace window. Returns
+    /// the tokens of the login.
+    pub async fn record_domain_metrics(&self, email: &str, app_id: &str, amount: i64) -> TokenResponse {
+        let tokens = self.signed_in(email).await;
+        self.login(email, "not the password").await;
+        let spend = json!({"amount": amount, "appId": app_id, "description": "metered"});
+        let spent = self
+            .http
+            .post(self.api("/credits/use"))
+            .bearer_auth(&tokens.access_token)
+            .json(&spend)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(spent.status(), StatusCode::OK);
+        self.refresh(&tokens.refresh_token).await;
+        self.advance(Duration::seconds(11));
+        self.refresh(&tokens.refresh_token).await;
+        tokens
+    }
 }
 
 /// Asserts the envelope of an error response and returns it.

@@ -1,23 +1,13 @@
 //! `/metrics`: Prometheus text with request, login, refresh-reuse, credit and pool metrics.
 
-use chrono::Duration;
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::common::{PASSWORD, TestApp, metric_sample as sample};
 
 #[tokio::test]
 async fn the_metrics_page_counts_requests_logins_reuse_and_credits() {
     let app = TestApp::spawn().await;
-    let tokens = app.signed_in("metered@example.com").await;
-    app.login("metered@example.com", "not the password").await;
-    let spend = json!({"amount": 7, "appId": "metrics-app", "description": "metered"});
-    let spent =
-        app.http.post(app.api("/credits/use")).bearer_auth(&tokens.access_token).json(&spend).send().await.unwrap();
-    assert_eq!(spent.status(), StatusCode::OK);
-    app.refresh(&tokens.refresh_token).await;
-    app.advance(Duration::seconds(11));
-    app.refresh(&tokens.refresh_token).await;
+    let tokens = app.record_domain_metrics("metered@example.com", "metrics-app", 7).await;
     app.http.get(app.api("/credits/balance/some-id-123")).send().await.unwrap();
 
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
