@@ -67,6 +67,31 @@ pub fn generate_key(dir: &Path, algorithm: KeyAlgorithm, now: i64) -> anyhow::Re
     Ok((key, path))
 }
 
+/// Keys moved out of the published set live here; nothing loads them.
+pub const RETIRED_DIR: &str = "retired";
+
+/// Moves to `dir/retired/` every key whose successor has been signing for longer than
+/// `retire_after` (counted from the successor's creation), so every token it signed has
+/// expired. The newest key is never retired. Returns the retired kids, oldest first.
+pub fn retire_superseded_keys(dir: &Path, now: i64, retire_after: i64) -> anyhow::Result<Vec<String>> {
+    let mut keys = read_keys(dir)?;
+    keys.sort_by_key(|key| key.created_at());
+    let mut retired = Vec::new();
+    for pair in keys.windows(2) {
+        let (old, successor) = (&pair[0], &pair[1]);
+        if successor.created_at() <= now - retire_after {
+            let target = dir.join(RETIRED_DIR);
+            fs::create_dir_all(&target).with_context(|| format!("KEYS_DIR: cannot create {}", target.display()))?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o700))?;
+            let file = format!("{}.pem", old.kid());
+            fs::rename(dir.join(&file), target.join(&file))
+                .with_context(|| format!("KEYS_DIR: cannot move {file} to {}", target.display()))?;
+            retired.push(old.kid().to_owned());
+        }
+    }
+    Ok(retired)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

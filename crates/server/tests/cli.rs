@@ -283,3 +283,37 @@ fn the_shutdown_deadline_bounds_how_long_requests_may_hold_the_process() {
     assert_eq!(login, None, "the process exited without waiting for the slow login");
     assert!(exit.success());
 }
+
+#[test]
+fn keys_rotate_adds_a_key_and_retires_only_keys_superseded_long_ago() {
+    let dir = empty_dir();
+    let keys = dir.join("keys");
+    let day = 86_400;
+    let now = chrono::Utc::now().timestamp();
+    let ed = mana_core::tokens::KeyAlgorithm::EdDsa;
+    let (oldest, _) = mana_server::keys::generate_key(&keys, ed, now - 10 * day).unwrap();
+    let (previous, _) = mana_server::keys::generate_key(&keys, ed, now - 5 * day).unwrap();
+    let (current, _) = mana_server::keys::generate_key(&keys, ed, now - 60).unwrap();
+
+    let output = run(&dir, &["keys", "rotate", "--dir", "keys", "--algorithm", "EdDSA"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    // `previous` was superseded 60 s ago: tokens it signed may still be valid.
+    let published: Vec<String> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".pem"))
+        .collect();
+    let file = |kid: &str| format!("{kid}.pem");
+    assert_eq!(published.len(), 3, "the new key, current and previous: {published:?}");
+    assert!(published.contains(&file(previous.kid())) && published.contains(&file(current.kid())));
+    assert!(!published.contains(&file(oldest.kid())));
+    assert!(keys.join("retired").join(file(oldest.kid())).exists());
+    assert!(stdout.contains(&format!("retired key {}", oldest.kid())), "{stdout}");
+    assert!(stdout.contains("restart every instance"), "{stdout}");
+    // The published set still loads; the new key signs, the others still verify.
+    let ring = mana_server::keys::load_key_ring(&keys).unwrap();
+    assert!(![oldest.kid(), previous.kid(), current.kid()].contains(&ring.signing_key().kid()));
+    assert!(ring.get(previous.kid()).is_some() && ring.get(current.kid()).is_some());
+    assert!(ring.get(oldest.kid()).is_none());
+}

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::app::{build_state, serve};
 use crate::config::{Config, Environment};
-use crate::keys::{generate_key, load_key_ring, read_keys};
+use crate::keys::{generate_key, load_key_ring, read_keys, retire_superseded_keys};
 use crate::logging;
 use crate::storage::Backend;
 
@@ -75,6 +75,21 @@ pub enum KeysCommand {
         #[arg(long)]
         algorithm: Option<String>,
     },
+    /// Generate a new signing key and move to KEYS_DIR/retired/ every key superseded long
+    /// enough ago that no token it signed can still be valid. Restart every instance afterwards
+    /// so that the new key signs.
+    Rotate {
+        /// Directory of the keys; defaults to KEYS_DIR.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// RS256, ES256 or EdDSA; defaults to JWT_ALGORITHM.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Seconds a successor must have existed before a key is retired; defaults to the
+        /// access-token lifetime plus leeway plus an hour for the restarts to roll out.
+        #[arg(long)]
+        retire_after: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +121,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { no_migrate } => serve_command(no_migrate).await,
         Command::Migrate => migrate_command().await,
         Command::Keys { command: KeysCommand::Generate { dir, algorithm } } => keys_generate(dir, algorithm),
+        Command::Keys { command: KeysCommand::Rotate { dir, algorithm, retire_after } } => {
+            keys_rotate(dir, algorithm, retire_after)
+        }
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
         Command::Ledger { command: LedgerCommand::Verify } => admin::ledger_verify(&load_config()?).await,
         Command::Credits { command: CreditsCommand::Grant { email, amount, reason } } => {
@@ -229,15 +247,36 @@ async fn migrate_command() -> anyhow::Result<()> {
 
 fn keys_generate(dir: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Result<()> {
     let config = load_config()?;
+    let algorithm = key_algorithm(algorithm, &config)?;
     let dir = dir.unwrap_or(config.keys_dir);
-    let algorithm = match algorithm {
-        Some(name) => KeyAlgorithm::parse(&name)
-            .with_context(|| format!("--algorithm: unknown algorithm {name:?} (use RS256, ES256 or EdDSA)"))?,
-        None => config.jwt_algorithm,
-    };
     let (key, path) = generate_key(&dir, algorithm, chrono::Utc::now().timestamp())?;
     println!("created {} key {} at {}", algorithm.jwt_name(), key.kid(), path.display());
     Ok(())
+}
+
+fn keys_rotate(dir: Option<PathBuf>, algorithm: Option<String>, retire_after: Option<i64>) -> anyhow::Result<()> {
+    let config = load_config()?;
+    let algorithm = key_algorithm(algorithm, &config)?;
+    let retire_after = retire_after
+        .unwrap_or((config.access_token_ttl + config.jwt_leeway + chrono::Duration::hours(1)).num_seconds());
+    anyhow::ensure!(retire_after >= 0, "--retire-after: must be 0 or more seconds");
+    let dir = dir.unwrap_or(config.keys_dir);
+    let now = chrono::Utc::now().timestamp();
+    for kid in retire_superseded_keys(&dir, now, retire_after)? {
+        println!("retired key {kid} (moved to {})", dir.join(crate::keys::RETIRED_DIR).display());
+    }
+    let (key, path) = generate_key(&dir, algorithm, now)?;
+    println!("created {} key {} at {}", algorithm.jwt_name(), key.kid(), path.display());
+    println!("restart every instance so that {} signs; the other keys keep verifying", key.kid());
+    Ok(())
+}
+
+fn key_algorithm(name: Option<String>, config: &Config) -> anyhow::Result<KeyAlgorithm> {
+    match name {
+        Some(name) => KeyAlgorithm::parse(&name)
+            .with_context(|| format!("--algorithm: unknown algorithm {name:?} (use RS256, ES256 or EdDSA)")),
+        None => Ok(config.jwt_algorithm),
+    }
 }
 
 async fn healthcheck(url: Option<String>, timeout: u64) -> anyhow::Result<()> {
