@@ -73,12 +73,13 @@ pub fn router(state: AppState) -> Router {
     metrics::handle();
     let headers = Arc::new(security_headers(state.http().hsts_max_age_seconds));
     let timeout = state.http().request_timeout;
-    let trusted = state.http().trusted_proxies.clone();
+    // Shared, not copied, by every request.
+    let trusted = Arc::new(state.http().trusted_proxies.clone());
     // Each `layer` wraps what is already there, so the last one added runs first: the request
     // id exists before anything can fail; every response, a CORS preflight included, gets the
     // security headers; every stray error (a 404, a timeout, a caught panic) is enveloped.
     let (routes, document) = routes::all(state.http().metrics_on_api_port);
-    let document = OpenApiJson(Arc::new(document.to_json().expect("the OpenAPI document serializes")));
+    let document = OpenApiJson(document.to_json().expect("the OpenAPI document serializes").into());
     let mut router = routes
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -105,7 +106,7 @@ pub fn router(state: AppState) -> Router {
             async move { add_headers(response, &headers) }
         }))
         .layer(middleware::from_fn(metrics::track_requests))
-        .layer(middleware::from_fn(move |request, next| client_ip::assign(trusted.clone(), request, next)))
+        .layer(middleware::from_fn_with_state(trusted, client_ip::assign))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -70,7 +70,9 @@ async fn count(conn: &mut PgConnection, table: &str, filter: Option<(&str, Uuid)
     query.fetch_one(conn).await.unwrap().get(0)
 }
 
-async fn act_as(conn: &mut PgConnection, claims: Option<serde_json::Value>) {
+/// Opens a transaction acting as `mana_app` with `claims` (none: no claims at all).
+async fn begin_as(conn: &mut PgConnection, claims: Option<serde_json::Value>) {
+    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
     sqlx::query("SELECT set_config('role', 'mana_app', true)").execute(&mut *conn).await.unwrap();
     if let Some(claims) = claims {
         sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
@@ -93,8 +95,7 @@ async fn with_a_users_claims_every_protected_table_shows_only_their_rows() {
         assert!(own > 0 && others > 0, "{table} has rows of both users");
         expected.push(own);
     }
-    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-    act_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
+    begin_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
     for ((table, _), own) in PROTECTED.iter().zip(&expected) {
         // No WHERE clause: the policy alone filters.
         assert_eq!(count(&mut conn, table, None).await, *own, "{table}");
@@ -106,16 +107,14 @@ async fn with_a_users_claims_every_protected_table_shows_only_their_rows() {
 async fn without_claims_nothing_is_visible_and_privileged_roles_see_everyone() {
     let (store, _, _) = two_users().await;
     let mut conn = store.pool().acquire().await.unwrap();
-    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-    act_as(&mut conn, None).await;
+    begin_as(&mut conn, None).await;
     for (table, _) in PROTECTED {
         assert_eq!(count(&mut conn, table, None).await, 0, "{table}");
     }
     sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
 
     for role in ["admin", "service"] {
-        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-        act_as(&mut conn, Some(serde_json::json!({"sub": Uuid::new_v4(), "role": role}))).await;
+        begin_as(&mut conn, Some(serde_json::json!({"sub": Uuid::new_v4(), "role": role}))).await;
         assert_eq!(count(&mut conn, "auth.users", None).await, 2, "{role}");
         sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
     }
@@ -125,8 +124,7 @@ async fn without_claims_nothing_is_visible_and_privileged_roles_see_everyone() {
 async fn another_users_rows_cannot_be_written_either() {
     let (store, alice, bob) = two_users().await;
     let mut conn = store.pool().acquire().await.unwrap();
-    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-    act_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
+    begin_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
     let updated = sqlx::query("UPDATE credits.balances SET version = version WHERE user_id = $1")
         .bind(bob)
         .execute(&mut *conn)
@@ -151,8 +149,7 @@ async fn the_role_and_claims_end_with_the_transaction() {
     let (store, alice, _) = two_users().await;
     let mut conn = store.pool().acquire().await.unwrap();
     let owner: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *conn).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-    act_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
+    begin_as(&mut conn, Some(serde_json::json!({"sub": alice, "role": "user"}))).await;
     sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
     let (user, uid): (String, Option<Uuid>) =
         sqlx::query_as("SELECT current_user::text, auth.uid()").fetch_one(&mut *conn).await.unwrap();

@@ -5,8 +5,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -86,7 +87,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// Resolves the client address once per request, for the rate limits, the security log and
 /// the handlers alike.
-pub async fn assign(trusted: TrustedProxies, mut request: Request, next: Next) -> Response {
+pub async fn assign(State(trusted): State<Arc<TrustedProxies>>, mut request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
         let client = trusted.client_ip(peer.ip(), request.headers());
         request.extensions_mut().insert(ClientIp(client));

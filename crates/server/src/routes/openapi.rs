@@ -4,9 +4,8 @@
 //! of the layers around it (timeouts, rate limits, bad bodies, internal errors) is added here
 //! to every operation, so the document lists every status a client can get.
 
-use std::sync::Arc;
-
 use axum::Extension;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use mana_proto::ErrorBody;
@@ -45,9 +44,9 @@ pub fn base_document() -> OpenApi {
     document
 }
 
-/// The serialized document, rendered once when the router is built.
+/// The serialized document, rendered once when the router is built; each response shares it.
 #[derive(Clone)]
-pub struct OpenApiJson(pub Arc<String>);
+pub struct OpenApiJson(pub Bytes);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
@@ -58,7 +57,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     (status = 200, description = "The OpenAPI document", body = Object, content_type = "application/json"),
 ))]
 async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], json.as_str().to_owned())
+    ([(header::CONTENT_TYPE, "application/json")], json)
 }
 
 /// Statuses any request can get from the layers, and those of requests with a body or query.
