@@ -74,6 +74,8 @@ impl Server {
             .env("RATE_LIMIT_LOGIN_PER_MINUTE", "0")
             .env("RATE_LIMIT_REGISTER_PER_MINUTE", "0")
             .env("LOGIN_FAILURES_PER_ACCOUNT", "0")
+            .env("LOGIN_FAILURES_PER_DEVICE", "0")
+            .env("RATE_LIMIT_VALIDATE_PER_MINUTE", "0")
             .current_dir(&dir.0)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

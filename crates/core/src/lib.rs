@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod common_passwords;
 pub mod credits;
 pub mod crypto;
 pub mod email;

@@ -28,8 +28,10 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 const BCRYPT_MAX_BYTES: usize = 72;
 const PREHASHED_PREFIX: &str = "$bcrypt-sha256$";
 
-/// A password that meets the policy: 8 to 128 characters, no composition rules (NIST 800-63B).
-/// It can be neither printed nor logged by accident.
+/// A password that meets the policy: 8 to 128 characters, no composition rules (NIST
+/// SP 800-63B), but not one of the most common passwords and without control characters (a NUL
+/// would end the password early for bcrypt, and no keyboard types the others). It can be
+/// neither printed nor logged by accident.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -42,6 +44,10 @@ impl Password {
             Err("must be at least 8 characters")
         } else if chars > MAX_PASSWORD_CHARS {
             Err("must be at most 128 characters")
+        } else if raw.chars().any(char::is_control) {
+            Err("must not contain control characters (such as NUL, tab or line breaks)")
+        } else if crate::common_passwords::is_common(raw) {
+            Err("is one of the most common passwords; choose one that is harder to guess")
         } else {
             Ok(Self(raw.to_owned()))
         }
@@ -115,8 +121,10 @@ impl PasswordHasher {
         self.verify(candidate, dummy).await.map(|_| ())
     }
 
-    /// Prepares the dummy hash ahead of the first unknown-email login.
+    /// Prepares the dummy hash ahead of the first unknown-email login, and the common-password
+    /// tables ahead of the first registration.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
+        tokio::task::spawn_blocking(crate::common_passwords::warm_up).await?;
         self.verify_against_dummy("warm-up").await
     }
 
@@ -163,6 +171,12 @@ fn hash_with(algorithm: HashAlgorithm, password: &str) -> anyhow::Result<String>
 }
 
 fn verify_with(candidate: &str, stored: &str) -> anyhow::Result<bool> {
+    // bcrypt stops reading at a NUL, so `abc\0anything` would match the hash of `abc`. No
+    // password we accept contains one; the work is done anyway so timing tells nothing.
+    if candidate.contains('\0') {
+        verify_with(&candidate.replace('\0', ""), stored)?;
+        return Ok(false);
+    }
     if let Some(bcrypt_hash) = stored.strip_prefix(PREHASHED_PREFIX) {
         return bcrypt::verify(prehash(candidate), bcrypt_hash).context("stored bcrypt hash is malformed");
     }
@@ -201,11 +215,29 @@ mod tests {
 
     #[test]
     fn policy_counts_characters_not_bytes() {
-        assert!(Password::parse("1234567").is_err());
-        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("k9#mQ2!").is_err());
+        assert!(Password::parse("k9#mQ2!x").is_ok());
         assert!(Password::parse(&"é".repeat(128)).is_ok());
         assert!(Password::parse(&"é".repeat(129)).is_err());
         assert_eq!(Password::parse("").unwrap_err(), "is required");
+    }
+
+    #[test]
+    fn common_passwords_and_control_characters_are_refused() {
+        for common in ["password", "12345678", "qwertyuiop", "iloveyou"] {
+            assert!(Password::parse(common).unwrap_err().contains("most common"), "{common}");
+        }
+        for control in ["abcdefgh\0abcdefgh", "tab\tinside here", "line\nbreak here"] {
+            assert!(Password::parse(control).unwrap_err().contains("control characters"), "{control:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_candidate_with_a_nul_never_matches_its_prefix() {
+        let hasher = fast_bcrypt();
+        let hash = hasher.hash(&Password::parse("abcdefgh-xyz").unwrap()).await.unwrap();
+        assert!(!hasher.verify("abcdefgh-xyz\0tail", &hash).await.unwrap());
+        assert!(hasher.verify("abcdefgh-xyz", &hash).await.unwrap());
     }
 
     #[test]

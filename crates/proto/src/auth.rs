@@ -1,7 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-/// `POST /auth/register`. Missing strings deserialize as empty so that validation can name
-/// every missing field at once instead of stopping at the first one serde meets.
+// Missing strings deserialize as empty so that validation can name every missing field at
+// once instead of stopping at the first one serde meets.
+
+/// `POST /auth/register`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -34,6 +36,11 @@ pub struct LoginRequest {
     #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
+    /// The `deviceToken` of an earlier successful login on this device: while the account is
+    /// locked by failed logins, a device that presents one is not shut out.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// `POST /auth/refresh`.
@@ -74,7 +81,7 @@ pub struct ValidateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<AccessTokenClaims>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<crate::TokenRejection>,
 }
 
 /// The claims of an access token (a JWT of type `at+jwt`).
@@ -91,6 +98,10 @@ pub struct AccessTokenClaims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// Not valid before this time (seconds); tokens issued here leave it out, but a token
+    /// that carries one in the future is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
 }
 
@@ -130,6 +141,9 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// Always `Bearer`.
     pub token_type: String,
+    /// After a login: keep it on this device and send it with later logins (see `LoginRequest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// `GET /.well-known/openid-configuration`: enough discovery for standard JWT libraries.

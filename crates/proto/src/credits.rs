@@ -17,23 +17,31 @@ pub struct CreditBalance {
     pub total_spent: i64,
 }
 
-/// `POST /credits/use`. Missing fields deserialize as empty so that validation names them all.
+// Missing fields deserialize as empty so that validation names them all.
+
+/// `POST /credits/use`. The idempotency key may also come as the `Idempotency-Key` header.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UseCreditsRequest {
-    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1_000_000_000))]
+    /// Credits to spend, a whole number.
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = i64, minimum = 1, maximum = 1_000_000_000))]
     #[serde(default)]
     pub amount: Option<i64>,
+    /// The app the credits are spent in; usage is counted per app.
     #[cfg_attr(feature = "openapi", schema(required = true, pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     #[serde(default)]
     pub app_id: String,
+    /// Shown to the user in their transaction list.
     #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1, max_length = 500))]
     #[serde(default)]
     pub description: String,
+    /// Makes retries safe: the same key with the same request answers the first response again
+    /// and spends nothing more. Scoped to the user.
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[!-~]{1,255}$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Any JSON object, stored with the transaction and returned in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
 }
@@ -82,8 +90,9 @@ pub struct CreditPackageView {
     pub sort_order: i32,
 }
 
-/// `GET /credits/transactions?limit=&offset=`. Numbers arrive as text so that a bad value is
-/// reported with its field name.
+// Numbers arrive as text so that a bad value is reported with its field name.
+
+/// `GET /credits/transactions?limit=&offset=`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]

@@ -1,3 +1,5 @@
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// The body of every error response.
@@ -7,18 +9,24 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
+    /// The HTTP status, repeated for clients that only see the body.
     pub status_code: u16,
-    pub code: String,
+    /// What went wrong, from a fixed catalogue: branch on this, not on `message`.
+    pub code: ErrorCode,
+    /// A sentence for people; it may change between versions.
     pub message: String,
+    /// The `x-request-id` of the request, to quote when asking for help.
     pub request_id: String,
+    /// Each invalid field, for `validation_failed` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }
 
-/// One invalid field of a request body.
+/// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
+    /// The field's name as sent (camelCase).
     pub field: String,
     pub message: String,
 }
@@ -34,4 +42,159 @@ impl FieldError {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageResponse {
     pub message: String,
+}
+
+/// Declares the catalogue once: each code with its wire name and what it means, so the enum,
+/// its string form, the list of all codes and their documentation cannot drift apart.
+macro_rules! error_codes {
+    ($($variant:ident = $name:literal: $meaning:literal,)+) => {
+        /// Every `code` an error response can carry. The catalogue is closed: a client can match
+        /// on it exhaustively, and `/openapi.json` lists it as an enum.
+        // The wire names are the variants in snake_case (utoipa does not see a `rename` that
+        // comes through a macro); the unit test below holds them equal to `as_str`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $(#[doc = $meaning] $variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The code as it appears on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name,)+ }
+            }
+
+            /// What the code means and what a client should do about it.
+            pub fn meaning(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $meaning,)+ }
+            }
+        }
+    };
+}
+
+error_codes! {
+    ValidationFailed = "validation_failed": "Some fields are not acceptable; `errors` names each one.",
+    MalformedJson = "malformed_json": "The body is not valid JSON.",
+    UnknownField = "unknown_field": "The body has a field this endpoint does not know (often a typo).",
+    InvalidBody = "invalid_body": "The body is JSON but not of the expected shape (for example an array instead of an object).",
+    InvalidQuery = "invalid_query": "The query string has an unknown or malformed parameter.",
+    UnsupportedMediaType = "unsupported_media_type": "The body is not `application/json`.",
+    PayloadTooLarge = "payload_too_large": "The body is larger than 64 KiB.",
+    BadRequest = "bad_request": "The request is malformed at the HTTP level.",
+    MissingToken = "missing_token": "The endpoint needs `Authorization: Bearer <accessToken>`.",
+    InvalidToken = "invalid_token": "The access token is not valid (signature, issuer, audience, revoked session, deleted user, …); sign in again.",
+    TokenExpired = "token_expired": "The access token has expired; refresh it and retry.",
+    InvalidCredentials = "invalid_credentials": "Wrong email or password (the answer does not say which).",
+    InvalidRefreshToken = "invalid_refresh_token": "The refresh token is unknown, expired, revoked or was already used; sign in again.",
+    Unauthorized = "unauthorized": "Authentication is required.",
+    Forbidden = "forbidden": "The caller may not do this.",
+    NotFound = "not_found": "No such route or resource.",
+    MethodNotAllowed = "method_not_allowed": "The route exists but not with this method; see `Allow`.",
+    RequestTimeout = "request_timeout": "The request took longer than the server allows; retry.",
+    EmailTaken = "email_taken": "A live account already uses this email.",
+    InsufficientCredits = "insufficient_credits": "The caller's credits cannot cover the amount; nothing was spent.",
+    IdempotencyKeyReused = "idempotency_key_reused": "This idempotency key was used before for a different request.",
+    Conflict = "conflict": "A concurrent request changed the same data; retry.",
+    RateLimited = "rate_limited": "Over a rate limit; wait `Retry-After` seconds.",
+    NotReady = "not_ready": "The service cannot serve yet (database unreachable or migrations pending).",
+    ServiceUnavailable = "service_unavailable": "The database is briefly out of reach; retry after `Retry-After` seconds.",
+    InternalError = "internal_error": "A fault on the server; nothing about it is revealed. Quote `requestId` when reporting it.",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an access token was refused: the `error` of `/auth/validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRejection {
+    /// Not a compact JWS, or its parts do not decode.
+    #[serde(rename = "malformed_token")]
+    Malformed,
+    /// `typ` is not `at+jwt`.
+    #[serde(rename = "wrong_token_type")]
+    WrongType,
+    /// `kid` names no published key.
+    UnknownKey,
+    /// `alg` is not the algorithm of the key named by `kid`.
+    WrongAlgorithm,
+    /// The header lists a `crit` extension this server does not understand.
+    #[serde(rename = "unsupported_critical_header")]
+    UnsupportedCritical,
+    #[serde(rename = "invalid_signature")]
+    BadSignature,
+    #[serde(rename = "invalid_issuer")]
+    WrongIssuer,
+    #[serde(rename = "invalid_audience")]
+    WrongAudience,
+    #[serde(rename = "token_expired")]
+    Expired,
+    /// `nbf` or `iat` lies in the future.
+    #[serde(rename = "token_not_yet_valid")]
+    NotYetValid,
+    SessionRevoked,
+    UserDeleted,
+}
+
+impl TokenRejection {
+    pub const ALL: [TokenRejection; 12] = [
+        TokenRejection::Malformed,
+        TokenRejection::WrongType,
+        TokenRejection::UnknownKey,
+        TokenRejection::WrongAlgorithm,
+        TokenRejection::UnsupportedCritical,
+        TokenRejection::BadSignature,
+        TokenRejection::WrongIssuer,
+        TokenRejection::WrongAudience,
+        TokenRejection::Expired,
+        TokenRejection::NotYetValid,
+        TokenRejection::SessionRevoked,
+        TokenRejection::UserDeleted,
+    ];
+
+    /// The reason as it appears on the wire.
+    pub fn code(self) -> &'static str {
+        match self {
+            TokenRejection::Malformed => "malformed_token",
+            TokenRejection::WrongType => "wrong_token_type",
+            TokenRejection::UnknownKey => "unknown_key",
+            TokenRejection::WrongAlgorithm => "wrong_algorithm",
+            TokenRejection::UnsupportedCritical => "unsupported_critical_header",
+            TokenRejection::BadSignature => "invalid_signature",
+            TokenRejection::WrongIssuer => "invalid_issuer",
+            TokenRejection::WrongAudience => "invalid_audience",
+            TokenRejection::Expired => "token_expired",
+            TokenRejection::NotYetValid => "token_not_yet_valid",
+            TokenRejection::SessionRevoked => "session_revoked",
+            TokenRejection::UserDeleted => "user_deleted",
+        }
+    }
+}
+
+impl fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_serializes_as_its_wire_name() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
+        }
+        for reason in TokenRejection::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), serde_json::json!(reason.code()));
+        }
+    }
 }

@@ -2,19 +2,22 @@
 //! server through [`build_state`] and [`serve`], on a listener they bound themselves.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
 use axum::{Extension, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use mana_core::auth::{AuthService, SessionSettings};
 use mana_core::clock::Clock;
 use mana_core::credits::CreditService;
 use mana_core::password::PasswordHasher;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -22,7 +25,7 @@ use tracing::Span;
 
 use crate::config::Config;
 use crate::http::client_ip;
-use crate::http::error::envelope_stray_errors;
+use crate::http::error::{Enveloped, envelope_stray_errors};
 use crate::http::metrics;
 use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
@@ -49,23 +52,25 @@ pub fn build_state(
             leeway: config.jwt_leeway,
         },
     );
-    let sessions = SessionSettings { refresh_ttl: config.refresh_token_ttl, reuse_grace: config.refresh_reuse_grace };
+    let sessions = SessionSettings {
+        refresh_ttl: config.refresh_token_ttl,
+        reuse_grace: config.refresh_reuse_grace,
+        max_lifetime: config.session_max_lifetime,
+    };
     let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
     let store = backend.store();
     let auth =
         AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, config.credit_policy.clone());
     let credits = CreditService::new(store, clock, config.credit_policy.clone());
     let http = HttpSettings {
-        cors_allowed_origins: config.cors_allowed_origins.clone(),
+        cors_origins: config.cors_origins.clone(),
         hsts_max_age_seconds: config.hsts_max_age_seconds,
         request_timeout: config.request_timeout,
+        header_read_timeout: config.header_read_timeout,
         metrics_on_api_port: config.metrics_listen_addr.is_none(),
         trusted_proxies: config.trusted_proxies.clone(),
     };
     let limiter = RateLimiter::new(config.rate_limits.clone())?;
-    if limiter.uses_redis() {
-        tracing::info!("rate-limit counters are shared through Redis");
-    }
     Ok(AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url, limiter))
 }
 
@@ -83,21 +88,13 @@ pub fn router(state: AppState) -> Router {
     let mut router = routes
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(
-            |response: &axum::response::Response, latency: Duration, _span: &Span| {
-                tracing::info!(
-                    status = response.status().as_u16(),
-                    latency_ms = latency.as_secs_f64() * 1e3,
-                    "request"
-                );
-            },
-        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(log_response))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(envelope_stray_errors))
         // Inside CORS, so a browser can read a 429.
-        .layer(middleware::from_fn_with_state(state.limiter().clone(), ratelimit::middleware::enforce));
-    if let Some(cors) = cors(&state.http().cors_allowed_origins) {
+        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::middleware::enforce));
+    if let Some(cors) = cors(&state.http().cors_origins) {
         router = router.layer(cors);
     }
     router
@@ -120,6 +117,17 @@ fn request_span(request: &Request) -> Span {
     tracing::info_span!("http", method = %request.method(), route, request_id = id, user_id = tracing::field::Empty)
 }
 
+/// One line per request: status, latency in milliseconds (three decimals), and for an error
+/// its code, so a log search for `invalid_token` finds the requests that got it.
+fn log_response(response: &axum::response::Response, latency: Duration, _span: &Span) {
+    let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
+    let status = response.status().as_u16();
+    match response.extensions().get::<Enveloped>() {
+        Some(Enveloped(code)) => tracing::info!(status, latency_ms, error_code = code.as_str(), "request"),
+        None => tracing::info!(status, latency_ms, "request"),
+    }
+}
+
 /// `/metrics` alone, for a listener of its own (`METRICS_LISTEN_ADDR`).
 pub fn metrics_router(state: AppState) -> Router {
     let (routes, _document) = metrics::routes().split_for_parts();
@@ -127,11 +135,53 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+///
+/// A connection that does not send a complete request head within `header_read_timeout` is
+/// closed (slowloris: otherwise each such connection holds a file descriptor for as long as
+/// the client likes, and a few thousand of them stop the service). The clock runs from the
+/// moment the connection waits for a request: right after it is accepted, and whenever a
+/// kept-alive connection is idle. axum's own `serve` sets no such timeout, so connections are
+/// served here with hyper's HTTP/1.1 builder and a timer. (HTTP/2 is left to the TLS proxy in
+/// front; hyper's protocol detection would wait for the first bytes without any deadline.)
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let header_read_timeout = state.http().header_read_timeout;
+    let app = router(state);
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was accepted: wait
+                    // a moment instead of spinning, then accept again.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -11,6 +11,7 @@ use mana_core::password::HashAlgorithm;
 use mana_core::tokens::KeyAlgorithm;
 
 use crate::http::client_ip::TrustedProxies;
+use crate::http::security::CorsOrigins;
 use crate::ratelimit::{RateLimitSettings, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,11 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// How long a session may last from its login, however often it is refreshed.
+    pub session_max_lifetime: Duration,
+    /// How often the key directory is read again (new keys sign, retired ones stop verifying);
+    /// `None`: only on SIGHUP.
+    pub keys_reload_interval: Option<std::time::Duration>,
     pub password_hash: HashAlgorithm,
     pub password_hash_concurrency: usize,
     /// Signup bonus, daily allowance and its period.
@@ -53,12 +59,14 @@ pub struct Config {
     pub credits_per_euro: i64,
     pub log_format: LogFormat,
     pub log_level: String,
-    /// Browser origins allowed to call the API with credentials (CORS); empty: none.
-    pub cors_allowed_origins: Vec<String>,
+    /// Browser origins allowed to call the API with credentials (CORS).
+    pub cors_origins: CorsOrigins,
     /// `Strict-Transport-Security` max-age; 0 leaves the header off (set it behind TLS).
     pub hsts_max_age_seconds: i64,
     /// A request still running after this long is answered 408.
     pub request_timeout: std::time::Duration,
+    /// A connection that has not sent a whole request head after this long is closed.
+    pub header_read_timeout: std::time::Duration,
     /// After SIGTERM/SIGINT, how long in-flight requests may take before the process exits.
     pub shutdown_timeout: std::time::Duration,
     /// Serve `/metrics` on this address instead of the API's (keeps it off the public port).
@@ -201,6 +209,14 @@ impl Config {
             Environment::Development => LogFormat::Text,
             Environment::Production => LogFormat::Json,
         };
+        let default_cors = match environment {
+            Environment::Development => CorsOrigins::Localhost,
+            Environment::Production => CorsOrigins::None,
+        };
+        let account_failures = r.integer("LOGIN_FAILURES_PER_ACCOUNT", 10, 0, 1_000_000) as u32;
+        let device_failures = r.integer("LOGIN_FAILURES_PER_DEVICE", 5, 0, 1_000_000) as u32;
+        let failure_window =
+            std::time::Duration::from_secs(r.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400) as u64);
         let config = Config {
             environment,
             // Twice the cores: on a 2-core machine 4 connections beat 10 for both token checks and
@@ -217,6 +233,11 @@ impl Config {
             access_token_ttl: r.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
             refresh_token_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 604_800, 3_600, 31_536_000),
             refresh_reuse_grace: r.seconds("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
+            session_max_lifetime: r.seconds("SESSION_MAX_LIFETIME_SECONDS", 7_776_000, 3_600, 315_360_000),
+            keys_reload_interval: {
+                let seconds = r.integer("KEYS_RELOAD_INTERVAL_SECONDS", 60, 0, 86_400) as u64;
+                (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+            },
             password_hash,
             password_hash_concurrency: r.integer("PASSWORD_HASH_CONCURRENCY", cores, 1, 1024) as usize,
             credit_policy: CreditPolicy {
@@ -230,23 +251,24 @@ impl Config {
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("must be text or json (got {v:?})")),
             }),
-            log_level: r.string("LOG_LEVEL", "info"),
-            cors_allowed_origins: r.parsed("CORS_ALLOWED_ORIGINS", Vec::new(), parse_origins),
+            log_level: r.parsed("LOG_LEVEL", "info".to_owned(), parse_log_level),
+            cors_origins: r.parsed("CORS_ALLOWED_ORIGINS", default_cors, |v| parse_origins(v).map(CorsOrigins::Listed)),
             hsts_max_age_seconds: r.integer("HSTS_MAX_AGE_SECONDS", 0, 0, 63_072_000),
             request_timeout: std::time::Duration::from_secs(r.integer("REQUEST_TIMEOUT_SECONDS", 30, 1, 600) as u64),
+            header_read_timeout: std::time::Duration::from_secs(
+                r.integer("HEADER_READ_TIMEOUT_SECONDS", 5, 1, 300) as u64
+            ),
             shutdown_timeout: std::time::Duration::from_secs(r.integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 600) as u64),
             metrics_listen_addr: r.parsed("METRICS_LISTEN_ADDR", None, |v| {
                 v.parse().map(Some).map_err(|_| format!("must be an address and port such as 0.0.0.0:9100 (got {v:?})"))
             }),
             rate_limits: RateLimitSettings {
-                requests_per_ip: r.per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", 100),
+                requests_per_caller: r.per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", 100),
+                validate_per_ip: r.per_minute("RATE_LIMIT_VALIDATE_PER_MINUTE", 6000),
                 login_per_ip: r.per_minute("RATE_LIMIT_LOGIN_PER_MINUTE", 10),
                 register_per_ip: r.per_minute("RATE_LIMIT_REGISTER_PER_MINUTE", 5),
-                failed_logins_per_account: {
-                    let limit = r.integer("LOGIN_FAILURES_PER_ACCOUNT", 10, 0, 1_000_000) as u32;
-                    let window = r.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400) as u64;
-                    (limit > 0).then(|| Rule { limit, period: std::time::Duration::from_secs(window) })
-                },
+                failed_logins_per_account: failure_rule(account_failures, failure_window),
+                failed_logins_per_device: failure_rule(device_failures, failure_window),
                 redis_url: r.parsed("REDIS_URL", None, |v| {
                     // The value is not echoed: it may contain a password.
                     if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("redis+unix://") {
@@ -263,6 +285,30 @@ impl Config {
             database_url,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
+    }
+}
+
+/// `limit` failures per `window`; 0 switches the budget off.
+fn failure_rule(limit: u32, window: std::time::Duration) -> Option<Rule> {
+    (limit > 0).then_some(Rule { limit, period: window })
+}
+
+/// A level (`trace`, `debug`, `info`, `warn`, `error`, `off`), or a list of `target=level`
+/// directives with an optional default level, as `RUST_LOG` takes them. Anything else would
+/// be read as a target name and silently log nothing.
+fn parse_log_level(value: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let valid = value.split(',').map(str::trim).all(|directive| {
+        let level =
+            directive.rsplit_once('=').map_or(directive, |(target, level)| if target.is_empty() { "" } else { level });
+        LEVELS.contains(&level.to_ascii_lowercase().as_str())
+    });
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "must be trace, debug, info, warn, error or off, or directives like info,mana_server=debug (got {value:?})"
+        ))
     }
 }
 
@@ -332,7 +378,10 @@ mod tests {
     #[test]
     fn cors_origins_are_listed_one_by_one() {
         let config = load(&[("CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:5173")]).unwrap();
-        assert_eq!(config.cors_allowed_origins, ["https://a.example", "http://localhost:5173"]);
+        let listed = vec!["https://a.example".to_owned(), "http://localhost:5173".to_owned()];
+        assert_eq!(config.cors_origins, CorsOrigins::Listed(listed));
+        assert_eq!(load(&[]).unwrap().cors_origins, CorsOrigins::Localhost, "development: local dev servers");
+        assert_eq!(load(&[("ENVIRONMENT", "production")]).unwrap().cors_origins, CorsOrigins::None);
         for bad in ["*", "https://*.example.com", "https://a.example/path", "a.example"] {
             let error = load(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err().to_string();
             assert!(error.contains("CORS_ALLOWED_ORIGINS"), "{bad}: {error}");
@@ -342,7 +391,12 @@ mod tests {
     #[test]
     fn rate_limits_default_to_the_spec_and_can_be_switched_off() {
         let config = load(&[]).unwrap();
-        assert_eq!(config.rate_limits.requests_per_ip, Some(Rule::per_minute(100)));
+        assert_eq!(config.rate_limits.requests_per_caller, Some(Rule::per_minute(100)));
+        assert_eq!(config.rate_limits.validate_per_ip, Some(Rule::per_minute(6000)));
+        assert_eq!(
+            config.rate_limits.failed_logins_per_device,
+            Some(Rule { limit: 5, period: std::time::Duration::from_secs(900) })
+        );
         assert_eq!(config.rate_limits.login_per_ip, Some(Rule::per_minute(10)));
         assert_eq!(config.rate_limits.register_per_ip, Some(Rule::per_minute(5)));
         assert_eq!(
@@ -351,7 +405,7 @@ mod tests {
         );
         assert_eq!(config.rate_limits.redis_url, None);
         let off = load(&[("RATE_LIMIT_REQUESTS_PER_MINUTE", "0"), ("LOGIN_FAILURES_PER_ACCOUNT", "0")]).unwrap();
-        assert_eq!(off.rate_limits.requests_per_ip, None);
+        assert_eq!(off.rate_limits.requests_per_caller, None);
         assert_eq!(off.rate_limits.failed_logins_per_account, None);
     }
 
@@ -363,6 +417,39 @@ mod tests {
         assert!(problems.contains("REDIS_URL: must start with redis://"), "{problems}");
         assert!(!problems.contains("hunter2"), "{problems}");
         assert!(problems.contains("TRUSTED_PROXIES") && problems.contains("\"edge\""), "{problems}");
+    }
+
+    #[test]
+    fn a_log_level_that_would_silence_everything_is_refused() {
+        for good in ["info", "DEBUG", "warn,mana_server=debug", "mana_server=trace", "off"] {
+            assert_eq!(load(&[("LOG_LEVEL", good)]).unwrap().log_level, good);
+        }
+        for bad in ["verbose", "loud", "info,=debug", "mana_server=chatty"] {
+            let problem = load(&[("LOG_LEVEL", bad)]).unwrap_err().to_string();
+            assert!(problem.contains("LOG_LEVEL"), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn sessions_last_90_days_at_most_by_default() {
+        assert_eq!(load(&[]).unwrap().session_max_lifetime, Duration::days(90));
+        assert!(load(&[("SESSION_MAX_LIFETIME_SECONDS", "60")]).is_err());
+    }
+
+    #[test]
+    fn the_example_file_loads_and_its_urls_follow_a_new_listen_addr() {
+        // What a newcomer does: copy .env.example to .env and change the port.
+        let example = include_str!("../../../.env.example");
+        let mut vars: HashMap<String, String> = example
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+            .collect();
+        vars.insert("LISTEN_ADDR".into(), "127.0.0.1:4000".into());
+        let config = Config::from_source(&move |name| vars.get(name).cloned()).unwrap();
+        assert_eq!(config.public_url, "http://127.0.0.1:4000");
+        assert_eq!(config.jwt_issuer, "http://127.0.0.1:4000");
     }
 
     #[test]

@@ -6,8 +6,10 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
-use mana_core::tokens::{KeyAlgorithm, KeyRing, SigningKey, new_key_id};
+use mana_core::tokens::{AccessTokens, KeyAlgorithm, KeyRing, SigningKey, new_key_id};
 
 /// Loads every key in `dir`. Errors name the variable and the file, never key material.
 pub fn load_key_ring(dir: &Path) -> anyhow::Result<KeyRing> {
@@ -49,12 +51,18 @@ fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// Writes a new key pair's private key to `dir/<kid>.pem` with mode 0600 (the directory is
 /// created with mode 0700 if missing) and returns the key and the file's path.
+///
+/// The kid starts with the creation second, and the newest key signs; so that "newest" is
+/// never a tie, a key made in the same second as (or, with a clock set back, before) an
+/// existing one is dated one second after the newest.
 pub fn generate_key(dir: &Path, algorithm: KeyAlgorithm, now: i64) -> anyhow::Result<(SigningKey, PathBuf)> {
     if !dir.exists() {
         fs::create_dir_all(dir).with_context(|| format!("KEYS_DIR: cannot create {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
-    let (key, pem) = SigningKey::generate(algorithm, new_key_id(now), now)?;
+    let newest = read_keys(dir)?.iter().map(SigningKey::created_at).max();
+    let created_at = newest.map_or(now, |newest| now.max(newest + 1));
+    let (key, pem) = SigningKey::generate(algorithm, new_key_id(created_at), created_at)?;
     let path = dir.join(format!("{}.pem", key.kid()));
     let mut file = OpenOptions::new()
         .write(true)
@@ -67,6 +75,60 @@ pub fn generate_key(dir: &Path, algorithm: KeyAlgorithm, now: i64) -> anyhow::Re
     Ok((key, path))
 }
 
+/// Re-reads `dir` on SIGHUP and, if `interval` is set, on that timer, and swaps the new ring
+/// in when its keys differ: a key added by `keys rotate` starts signing, and retired keys stop
+/// verifying, without a restart. A directory that cannot be read or has no usable key leaves
+/// the current ring in place (and says so in the log).
+pub fn spawn_reloader(tokens: AccessTokens, dir: PathBuf, interval: Option<Duration>) {
+    tokio::spawn(async move {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut timer = interval.map(tokio::time::interval);
+        loop {
+            let hangup_seen = async {
+                match hangup.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let tick = async {
+                match timer.as_mut() {
+                    Some(timer) => {
+                        timer.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = hangup_seen => tracing::info!("SIGHUP: reading the key directory again"),
+                () = tick => {}
+            }
+            reload_keys(&tokens, &dir);
+        }
+    });
+}
+
+/// One reload; `true` when the ring changed.
+pub fn reload_keys(tokens: &AccessTokens, dir: &Path) -> bool {
+    match load_key_ring(dir) {
+        Ok(ring) if ring.kids() != tokens.keys().kids() => {
+            tracing::info!(
+                signing_kid = ring.signing_key().kid(),
+                published = ring.kids().len(),
+                "signing keys reloaded"
+            );
+            tokens.replace_keys(ring);
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "could not reload the signing keys; keeping the current ones");
+            false
+        }
+    }
+}
+
 /// Keys moved out of the published set live here; nothing loads them.
 pub const RETIRED_DIR: &str = "retired";
 
@@ -75,7 +137,8 @@ pub const RETIRED_DIR: &str = "retired";
 /// expired. The newest key is never retired. Returns the retired kids, oldest first.
 pub fn retire_superseded_keys(dir: &Path, now: i64, retire_after: i64) -> anyhow::Result<Vec<String>> {
     let mut keys = read_keys(dir)?;
-    keys.sort_by_key(|key| key.created_at());
+    // The same order as the ring's: by creation second, ties broken by kid.
+    keys.sort_by(|a, b| a.created_at().cmp(&b.created_at()).then_with(|| a.kid().cmp(b.kid())));
     let mut retired = Vec::new();
     for pair in keys.windows(2) {
         let (old, successor) = (&pair[0], &pair[1]);
@@ -112,6 +175,40 @@ mod tests {
         let ring = load_key_ring(&dir).unwrap();
         assert_eq!(ring.signing_key().kid(), new.kid());
         assert!(ring.get(old.kid()).is_some());
+    }
+
+    #[test]
+    fn keys_made_in_the_same_second_are_still_ordered() {
+        let dir = temp_dir();
+        let (first, _) = generate_key(&dir, KeyAlgorithm::EdDsa, 5_000).unwrap();
+        let (second, _) = generate_key(&dir, KeyAlgorithm::EdDsa, 5_000).unwrap();
+        let (third, _) = generate_key(&dir, KeyAlgorithm::EdDsa, 4_000).unwrap();
+        assert!(first.created_at() < second.created_at() && second.created_at() < third.created_at());
+        assert_eq!(load_key_ring(&dir).unwrap().signing_key().kid(), third.kid(), "the last one made signs");
+    }
+
+    #[test]
+    fn a_reload_picks_up_new_keys_and_drops_retired_ones() {
+        use mana_core::tokens::AccessTokenSettings;
+        let dir = temp_dir();
+        let (old, _) = generate_key(&dir, KeyAlgorithm::EdDsa, 1_000).unwrap();
+        let settings = AccessTokenSettings {
+            issuer: "i".into(),
+            audience: "a".into(),
+            ttl: chrono::Duration::minutes(15),
+            leeway: chrono::Duration::seconds(30),
+        };
+        let tokens = AccessTokens::new(load_key_ring(&dir).unwrap(), settings);
+        assert!(!reload_keys(&tokens, &dir), "nothing changed");
+        let (new, _) = generate_key(&dir, KeyAlgorithm::EdDsa, 2_000).unwrap();
+        assert!(reload_keys(&tokens, &dir));
+        assert_eq!(tokens.keys().signing_key().kid(), new.kid());
+        retire_superseded_keys(&dir, 10_000, 0).unwrap();
+        assert!(reload_keys(&tokens, &dir));
+        assert!(tokens.keys().get(old.kid()).is_none());
+        fs::remove_file(dir.join(format!("{}.pem", new.kid()))).unwrap();
+        assert!(!reload_keys(&tokens, &dir), "an empty directory keeps the current ring");
+        assert_eq!(tokens.keys().signing_key().kid(), new.kid());
     }
 
     #[test]

@@ -19,7 +19,7 @@ struct Inner {
     credits_per_euro: i64,
     http: HttpSettings,
     backend: Backend,
-    discovery: OpenIdConfiguration,
+    jwks_uri: String,
     limiter: RateLimiter,
 }
 
@@ -33,20 +33,8 @@ impl AppState {
         public_url: &str,
         limiter: RateLimiter,
     ) -> Self {
-        let discovery = OpenIdConfiguration {
-            issuer: auth.tokens().settings().issuer.clone(),
-            jwks_uri: format!("{public_url}/.well-known/jwks.json"),
-            id_token_signing_alg_values_supported: auth
-                .tokens()
-                .keys()
-                .algorithms()
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            response_types_supported: vec!["token".into()],
-            subject_types_supported: vec!["public".into()],
-        };
-        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, discovery, limiter }))
+        let jwks_uri = format!("{public_url}/.well-known/jwks.json");
+        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, jwks_uri, limiter }))
     }
 
     pub fn auth(&self) -> &AuthService {
@@ -69,8 +57,16 @@ impl AppState {
         &self.0.backend
     }
 
-    pub fn discovery(&self) -> &OpenIdConfiguration {
-        &self.0.discovery
+    /// The discovery document; built on each call because the key ring can be reloaded.
+    pub fn discovery(&self) -> OpenIdConfiguration {
+        let tokens = self.0.auth.tokens();
+        OpenIdConfiguration {
+            issuer: tokens.settings().issuer.clone(),
+            jwks_uri: self.0.jwks_uri.clone(),
+            id_token_signing_alg_values_supported: tokens.keys().algorithms().into_iter().map(String::from).collect(),
+            response_types_supported: vec!["token".into()],
+            subject_types_supported: vec!["public".into()],
+        }
     }
 
     pub fn limiter(&self) -> &RateLimiter {

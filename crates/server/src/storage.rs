@@ -27,8 +27,25 @@ impl Backend {
         } else {
             let store = PostgresStore::connect(url, max_connections, transaction_pooling)
                 .await
-                .context("DATABASE_URL: cannot connect to PostgreSQL")?;
+                .map_err(|error| anyhow::anyhow!("DATABASE_URL: {error}"))?;
             Ok(Backend::Postgres(store))
+        }
+    }
+
+    /// Where the data lives, for the start-up summary: the SQLite file, or PostgreSQL's
+    /// `user@host:port/database` (never a password).
+    pub fn describe(&self, url: &str) -> String {
+        match self {
+            Backend::Sqlite(_) => format!("SQLite at {}", sqlite_path(url)),
+            Backend::Postgres(_) => mana_store_postgres::describe_url(url),
+        }
+    }
+
+    /// Whether the connection's role is exempt from row-level security (PostgreSQL only).
+    pub async fn bypasses_row_level_security(&self) -> anyhow::Result<bool> {
+        match self {
+            Backend::Sqlite(_) => Ok(false),
+            Backend::Postgres(store) => store.bypasses_row_level_security().await,
         }
     }
 
@@ -70,10 +87,15 @@ impl Backend {
     }
 }
 
+/// The file part of a `sqlite:` URL.
+fn sqlite_path(url: &str) -> &str {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    path.split('?').next().unwrap_or_default()
+}
+
 /// SQLite creates the file but not its directory; `./data/` may not exist on a fresh checkout.
 fn create_parent_dir(url: &str) -> anyhow::Result<()> {
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
+    let path = sqlite_path(url);
     if path.is_empty() || path.starts_with(":memory:") {
         return Ok(());
     }

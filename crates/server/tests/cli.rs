@@ -79,7 +79,25 @@ fn an_unreachable_database_is_named() {
     let output = run(&empty_dir(), &["migrate"], &[("DATABASE_URL", url.as_str())]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("DATABASE_URL: cannot connect to PostgreSQL"), "{stderr}");
+    // The cause, at once, rather than "pool timed out while waiting for an open connection".
+    assert!(stderr.contains(&format!("DATABASE_URL: PostgreSQL postgres@127.0.0.1:{port}/nothing")), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+}
+
+#[test]
+fn a_missing_database_is_named_once_without_the_password() {
+    let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
+        // Only the PostgreSQL run of the suite has a server to ask.
+        return;
+    };
+    let base = server.rsplit_once('/').unwrap().0;
+    let url = format!("{base}/no_such_database_here");
+    let output = run(&empty_dir(), &["migrate"], &[("DATABASE_URL", url.as_str())]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("does not exist").count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("no_such_database_here"), "{stderr}");
 }
 
 #[test]
@@ -155,7 +173,42 @@ fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
     assert!(dir.join("data/mana.db").exists());
     let keys: Vec<_> = std::fs::read_dir(dir.join("data/keys")).unwrap().collect();
     assert_eq!(keys.len(), 1, "one development key");
-    assert!(logs.contains("DEVELOPMENT SIGNING KEY"), "{logs}");
+    let kid = keys[0].as_ref().unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+    // The start-up summary: where to go, where the data and keys are, what mode it is in.
+    for expected in [
+        format!("listening on http://{listen} (API reference: http://{listen}/docs)"),
+        "environment development; database: SQLite at ./data/mana.db".to_owned(),
+        format!("signing keys: ./data/keys (1 published), signing with {kid} (RS256)"),
+        "rate limits: counted in this process".to_owned(),
+        "DEVELOPMENT MODE".to_owned(),
+    ] {
+        assert!(logs.contains(&expected), "{expected:?} missing from:\n{logs}");
+    }
+    // Output to a pipe is plain text, and latencies are not printed to 17 digits.
+    assert!(!logs.contains('\u{1b}'), "no colour codes outside a terminal:\n{logs}");
+}
+
+/// The development-mode warning is given on every start, not only when the key is made.
+#[test]
+fn every_development_start_warns_and_says_where_it_is() {
+    let dir = empty_dir();
+    for _ in 0..2 {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let server = command(&dir, &["serve"], &[("LISTEN_ADDR", listen.as_str())])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !run(&dir, &["healthcheck"], &[("LISTEN_ADDR", listen.as_str())]).status.success() {
+            assert!(Instant::now() < deadline, "the server never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+        let output = server.wait_with_output().unwrap();
+        let logs = text(&output.stdout) + &text(&output.stderr);
+        assert!(logs.contains("DEVELOPMENT MODE"), "{logs}");
+    }
 }
 
 /// A migrated SQLite database in `dir` with one registered user, made through the library.
@@ -310,7 +363,7 @@ fn keys_rotate_adds_a_key_and_retires_only_keys_superseded_long_ago() {
     assert!(!published.contains(&file(oldest.kid())));
     assert!(keys.join("retired").join(file(oldest.kid())).exists());
     assert!(stdout.contains(&format!("retired key {}", oldest.kid())), "{stdout}");
-    assert!(stdout.contains("restart every instance"), "{stdout}");
+    assert!(stdout.contains("within KEYS_RELOAD_INTERVAL_SECONDS (or at once on SIGHUP)"), "{stdout}");
     // The published set still loads; the new key signs, the others still verify.
     let ring = mana_server::keys::load_key_ring(&keys).unwrap();
     assert!(![oldest.kid(), previous.kid(), current.kid()].contains(&ring.signing_key().kid()));

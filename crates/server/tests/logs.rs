@@ -89,15 +89,24 @@ async fn a_full_flow_logs_no_password_token_or_authorization_header() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("Redis unreachable"), "the Redis outage is logged");
-    assert!(logs.contains("account locked"), "a lockout is logged");
+    assert!(logs.contains("failed-login budget spent; login refused"), "a lockout is logged");
+    assert!(logs.contains("\"error_code\":\"invalid_credentials\""), "4xx request lines carry their code");
+    assert!(logs.contains("\"error_code\":\"rate_limited\""), "429 request lines carry their code");
+    for line in logs.lines().filter(|line| line.contains("\"latency_ms\"")) {
+        let value = line.split("\"latency_ms\":").nth(1).unwrap().split([',', '}']).next().unwrap();
+        let decimals = value.split('.').nth(1).map_or(0, str::len);
+        assert!(decimals <= 3, "latency printed as {value} in {line}");
+    }
     assert!(!logs.contains(REDIS_PASSWORD), "the Redis password reached the logs");
     assert!(!logs.contains("locked@example.com"), "a locked account's email reached the logs");
     assert!(logs.contains("\"request_id\""), "request lines are logged with their id");
     assert!(logs.contains("\"user_id\""), "authenticated requests are logged with the user id");
     assert!(logs.contains("refresh_token_reuse"), "the reuse warning is logged");
+    let device_token = first.device_token.clone().unwrap();
     for secret in [
         PASSWORD,
         WRONG_PASSWORD,
+        &device_token,
         &first.access_token,
         &first.refresh_token,
         &second.access_token,

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mana_core::store::{Store, StoreError, StoreResult};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub use sqlx::migrate::MigrateError;
 use sqlx::migrate::Migrator;
@@ -35,18 +35,42 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// `transaction_pooling`: `url` is a pooler in transaction mode, such as PgBouncer with
     /// `pool_mode = transaction`; statements then run only inside transactions.
+    ///
+    /// One connection is made first, on its own, so that a failure says what went wrong
+    /// (refused, unknown host, no such database, bad password) instead of the pool's "timed out
+    /// while waiting for an open connection". Errors never contain the password.
     pub async fn connect(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<Self> {
-        let mut options = PgConnectOptions::from_str(url)?.application_name("mana-core-auth");
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|_| anyhow::anyhow!("not a valid PostgreSQL URL (postgres://user:password@host:port/database)"))?
+            .application_name("mana-core-auth");
         if transaction_pooling {
             // A statement cache would outlive the transaction that prepared it.
             options = options.statement_cache_capacity(0);
         }
+        let target = describe_target(&options);
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await;
+        match first {
+            Err(_) => anyhow::bail!("{target}: no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            Ok(Err(error)) => anyhow::bail!("{target}: {}", describe_connect_error(&error)),
+            Ok(Ok(connection)) => drop(connection.close().await),
+        }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
         Ok(Self { pool, transaction_pooling })
+    }
+
+    /// Whether the role the service connects as is exempt from row-level security (a
+    /// superuser, or a role with BYPASSRLS): then the per-user policies protect nothing.
+    pub async fn bypasses_row_level_security(&self) -> anyhow::Result<bool> {
+        let mut conn = self.conn().await?;
+        let bypasses: bool =
+            sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&mut *conn)
+                .await?;
+        conn.finish().await?;
+        Ok(bypasses)
     }
 
     /// Applies pending migrations in one transaction, under a transaction-scoped advisory lock
@@ -77,6 +101,35 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where `url` leads, as [`describe_target`] says it.
+pub fn describe_url(url: &str) -> String {
+    PgConnectOptions::from_str(url).map(|options| describe_target(&options)).unwrap_or_else(|_| "PostgreSQL".into())
+}
+
+/// `user@host:port/database`: where the service connects, never with the password.
+fn describe_target(options: &PgConnectOptions) -> String {
+    format!(
+        "PostgreSQL {}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username())
+    )
+}
+
+/// The cause of a failed connection, once: sqlx's `Database` errors repeat the server's
+/// message in their source, and I/O errors hide the OS reason behind "error communicating".
+fn describe_connect_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => format!("cannot connect ({io})"),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Tls(tls) => format!("TLS failed ({tls})"),
+        other => other.to_string(),
     }
 }
 

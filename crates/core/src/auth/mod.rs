@@ -28,6 +28,17 @@ pub struct SessionSettings {
     pub refresh_ttl: Duration,
     /// How long after a rotation the previous token may still be replayed for the same answer.
     pub reuse_grace: Duration,
+    /// How long a session may last from its login, however often it is refreshed: a stolen
+    /// refresh token that keeps being rotated still dies then.
+    pub max_lifetime: Duration,
+}
+
+impl SessionSettings {
+    /// When a refresh token issued `now` for a session begun at `started` stops working: its
+    /// own lifetime, cut short by the session's absolute one.
+    pub fn refresh_expiry(&self, started: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        (now + self.refresh_ttl).min(started + self.max_lifetime)
+    }
 }
 
 /// A successful login or refresh.

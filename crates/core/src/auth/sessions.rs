@@ -1,6 +1,7 @@
 //! Sessions: creation at login, refresh-token rotation with reuse detection, logout, and the
 //! check behind every Bearer token.
 
+use mana_proto::AccessTokenClaims;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -32,7 +33,7 @@ impl AuthService {
                 device_name,
                 client: client.clone(),
                 created_at: now,
-                expires_at: now + self.sessions.refresh_ttl,
+                expires_at: self.sessions.refresh_expiry(now, now),
                 refresh_token_hash: refresh_token.hash(),
                 access_jti: access_jti.clone(),
                 access_issued_at,
@@ -109,7 +110,7 @@ impl AuthService {
                 access_jti: access_jti.clone(),
                 access_issued_at,
                 at: now,
-                expires_at: now + self.sessions.refresh_ttl,
+                expires_at: self.sessions.refresh_expiry(current.session.created_at, now),
                 client: client.clone(),
             })
             .await?;
@@ -192,6 +193,12 @@ impl AuthService {
     /// pinned to the key), type, issuer, audience, lifetime, then session and user state.
     pub async fn authenticate(&self, access_token: &str) -> Result<Authenticated> {
         let claims = self.tokens.verify(access_token, self.clock.now()).map_err(Error::InvalidAccessToken)?;
+        self.authenticate_verified(claims).await
+    }
+
+    /// The second half of [`Self::authenticate`], for claims whose token was verified already:
+    /// the session must exist, be live, belong to the token's user, whose account stands.
+    pub async fn authenticate_verified(&self, claims: AccessTokenClaims) -> Result<Authenticated> {
         let rejected = |reason| Error::InvalidAccessToken(reason);
         let session_id: SessionId = claims.sid.parse().map_err(|_| rejected(TokenRejection::Malformed))?;
         let user_id: UserId = claims.sub.parse().map_err(|_| rejected(TokenRejection::Malformed))?;

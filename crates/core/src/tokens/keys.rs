@@ -222,6 +222,13 @@ impl KeyRing {
         &self.signing
     }
 
+    /// Every published key id, sorted.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.by_kid.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        kids
+    }
+
     pub fn get(&self, kid: &str) -> Option<&SigningKey> {
         self.by_kid.get(kid).map(|key| key.as_ref())
     }

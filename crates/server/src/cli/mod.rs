@@ -66,7 +66,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Write a new signing key pair to KEYS_DIR (private key file mode 0600). The newest key
-    /// signs new tokens after the next restart; older keys keep verifying.
+    /// signs new tokens once instances reload the directory; older keys keep verifying.
     Generate {
         /// Directory for the key; defaults to KEYS_DIR.
         #[arg(long)]
@@ -76,8 +76,8 @@ pub enum KeysCommand {
         algorithm: Option<String>,
     },
     /// Generate a new signing key and move to KEYS_DIR/retired/ every key superseded long
-    /// enough ago that no token it signed can still be valid. Restart every instance afterwards
-    /// so that the new key signs.
+    /// enough ago that no token it signed can still be valid. Running instances read the
+    /// directory again every KEYS_RELOAD_INTERVAL_SECONDS, or at once on SIGHUP.
     Rotate {
         /// Directory of the keys; defaults to KEYS_DIR.
         #[arg(long)]
@@ -157,12 +157,8 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
-    tracing::info!(
-        address = %config.listen_addr,
-        database = state.auth().store().backend_name(),
-        signing_key = state.auth().tokens().keys().signing_key().kid(),
-        "mana-core-auth is listening"
-    );
+    announce(&config, &state).await;
+    crate::keys::spawn_reloader(state.auth().tokens().clone(), config.keys_dir.clone(), config.keys_reload_interval);
     if let Some(address) = config.metrics_listen_addr {
         let metrics_listener = TcpListener::bind(address)
             .await
@@ -205,16 +201,51 @@ fn ensure_keys(config: &Config) -> anyhow::Result<KeyRing> {
     if config.environment == Environment::Development && read_keys(&config.keys_dir)?.is_empty() {
         let now = chrono::Utc::now().timestamp();
         let (key, path) = generate_key(&config.keys_dir, config.jwt_algorithm, now)?;
-        tracing::warn!(
-            kid = key.kid(),
-            path = %path.display(),
-            "\n\n  !!! DEVELOPMENT SIGNING KEY CREATED !!!\n  \
-             A new signing key was generated because KEYS_DIR had none. It is fine for local\n  \
-             development only. In production set ENVIRONMENT=production and provide keys made\n  \
-             with `mana-core-auth keys generate`, kept secret and shared by every instance.\n"
-        );
+        tracing::warn!(kid = key.kid(), path = %path.display(), "created a development signing key");
     }
     load_key_ring(&config.keys_dir)
+}
+
+/// What a person starting the service needs to know, in a few lines: where to reach it,
+/// where its data and keys are, and what would be wrong in production.
+async fn announce(config: &Config, state: &crate::state::AppState) {
+    let url = &config.public_url;
+    tracing::info!("mana-core-auth {} listening on {url} (API reference: {url}/docs)", env!("CARGO_PKG_VERSION"));
+    let environment = match config.environment {
+        Environment::Development => "development",
+        Environment::Production => "production",
+    };
+    tracing::info!("environment {environment}; database: {}", state.backend().describe(&config.database_url));
+    let keys = state.auth().tokens().keys();
+    let signing = keys.signing_key();
+    tracing::info!(
+        "signing keys: {} ({} published), signing with {} ({})",
+        config.keys_dir.display(),
+        keys.kids().len(),
+        signing.kid(),
+        signing.algorithm().jwt_name()
+    );
+    let rate_limits = if config.rate_limits.redis_url.is_some() {
+        "shared by every instance through Redis"
+    } else {
+        "counted in this process (set REDIS_URL to share them between instances)"
+    };
+    tracing::info!("rate limits: {rate_limits}");
+    if config.environment == Environment::Development {
+        tracing::warn!(
+            "DEVELOPMENT MODE: the signing keys in {} may have been made by this service; in \
+             production set ENVIRONMENT=production and provide keys made with `mana-core-auth keys generate`",
+            config.keys_dir.display()
+        );
+    }
+    match state.backend().bypasses_row_level_security().await {
+        Ok(true) => tracing::warn!(
+            "the database role is a superuser or has BYPASSRLS: row-level security does not apply to it; \
+             connect as an ordinary role that owns the tables (see deploy/README.md)"
+        ),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(error = format!("{error:#}"), "could not check the database role"),
+    }
 }
 
 async fn shutdown_signal() {
@@ -267,7 +298,10 @@ fn keys_rotate(dir: Option<PathBuf>, algorithm: Option<String>, retire_after: Op
     }
     let (key, path) = generate_key(&dir, algorithm, now)?;
     println!("created {} key {} at {}", algorithm.jwt_name(), key.kid(), path.display());
-    println!("restart every instance so that {} signs; the other keys keep verifying", key.kid());
+    println!(
+        "running instances sign with {} within KEYS_RELOAD_INTERVAL_SECONDS (or at once on SIGHUP); the other keys keep verifying",
+        key.kid()
+    );
     Ok(())
 }
 

@@ -11,14 +11,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mana_core::Error;
-use mana_proto::{ErrorBody, FieldError};
+use mana_core::tokens::TokenRejection;
+use mana_proto::{ErrorBody, ErrorCode, FieldError};
 
 use super::request_id;
+use crate::ratelimit::Limited;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub errors: Option<Vec<FieldError>>,
     /// For 401: the `WWW-Authenticate` challenge (RFC 6750).
@@ -27,26 +29,29 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-/// Marks a response whose body already is the envelope.
+/// Marks a response whose body already is the envelope, and tells the request log its code.
 #[derive(Debug, Clone, Copy)]
-struct Enveloped;
+pub struct Enveloped(pub ErrorCode);
+
+/// The challenge of a 401 that names no more precise one (RFC 9110 requires one on every 401).
+const DEFAULT_CHALLENGE: &str = "Bearer realm=\"mana-core-auth\"";
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), errors: None, challenge: None, retry_after: None }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self {
             errors: Some(errors),
-            ..Self::new(StatusCode::BAD_REQUEST, "validation_failed", "Request validation failed")
+            ..Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, "Request validation failed")
         }
     }
 
     pub fn internal(cause: &anyhow::Error) -> Self {
         // The cause chain goes to the log only.
         tracing::error!(error = format!("{cause:#}"), "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "Internal server error")
     }
 
     pub fn with_challenge(mut self, challenge: &'static str) -> Self {
@@ -59,21 +64,31 @@ impl ApiError {
         self
     }
 
+    /// Over a rate limit: 429 with the wait in `Retry-After`.
+    pub fn rate_limited(limited: Limited) -> Self {
+        let seconds = limited.retry_after_seconds();
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("Too many requests; retry after {seconds} s"),
+        )
+        .with_retry_after(seconds)
+    }
+
     /// The generic error for a bare status code.
     pub fn from_status(status: StatusCode) -> Self {
         let code = match status.as_u16() {
-            400 => "bad_request",
-            401 => "unauthorized",
-            403 => "forbidden",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "request_timeout",
-            413 => "payload_too_large",
-            415 => "unsupported_media_type",
-            429 => "too_many_requests",
-            503 => "service_unavailable",
-            500..=599 => "internal_error",
-            _ => "client_error",
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            408 => ErrorCode::RequestTimeout,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::RateLimited,
+            503 => ErrorCode::ServiceUnavailable,
+            500..=599 => ErrorCode::InternalError,
+            _ => ErrorCode::BadRequest,
         };
         let message = status.canonical_reason().unwrap_or("Error");
         Self::new(status, code, message)
@@ -85,38 +100,47 @@ impl From<Error> for ApiError {
         match error {
             Error::Validation(errors) => ApiError::validation(errors),
             Error::EmailTaken => {
-                ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists")
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::EmailTaken, "An account with this email already exists")
             }
             Error::InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "Invalid credentials")
             }
             Error::InvalidRefreshToken => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "Invalid refresh token")
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidRefreshToken, "Invalid refresh token")
+                    .with_challenge("Bearer error=\"invalid_token\", error_description=\"invalid refresh token\"")
             }
-            Error::InvalidAccessToken(reason) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid access token ({reason})"))
-                    .with_challenge("Bearer error=\"invalid_token\"")
-            }
+            Error::InvalidAccessToken(TokenRejection::Expired) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenExpired,
+                "The access token has expired; refresh it",
+            )
+            .with_challenge("Bearer error=\"invalid_token\", error_description=\"token expired\""),
+            Error::InvalidAccessToken(reason) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidToken,
+                format!("Invalid access token ({reason})"),
+            )
+            .with_challenge("Bearer error=\"invalid_token\""),
             Error::InsufficientCredits => ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
-                "insufficient_credits",
+                ErrorCode::InsufficientCredits,
                 "Not enough credits for this request",
             ),
             Error::IdempotencyKeyReused => ApiError::new(
                 StatusCode::CONFLICT,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "This idempotency key was used for a different request",
             ),
             Error::Conflict => ApiError::new(
                 StatusCode::CONFLICT,
-                "conflict",
+                ErrorCode::Conflict,
                 "The resource was changed by a concurrent request; retry",
             ),
             Error::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "service_unavailable",
+                    ErrorCode::ServiceUnavailable,
                     "The service is briefly unavailable; retry the request",
                 )
                 .with_retry_after(1)
@@ -130,19 +154,20 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             status_code: self.status.as_u16(),
-            code: self.code.to_owned(),
+            code: self.code,
             message: self.message,
             request_id: request_id::current(),
             errors: self.errors,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(challenge) = self.challenge {
+        let challenge = self.challenge.or((self.status == StatusCode::UNAUTHORIZED).then_some(DEFAULT_CHALLENGE));
+        if let Some(challenge) = challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        response.extensions_mut().insert(Enveloped);
+        response.extensions_mut().insert(Enveloped(self.code));
         response
     }
 }

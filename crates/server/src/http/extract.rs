@@ -1,13 +1,13 @@
 //! Extractors that turn a request into typed, checked values, failing with the envelope.
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use mana_core::auth::Authenticated;
 use mana_core::store::ClientInfo;
+use mana_proto::{AccessTokenClaims, ErrorCode, FieldError};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -23,7 +23,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(request, state).await.map(|Json(value)| JsonBody(value)).map_err(json_rejection)
+        if !is_json(request.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    "The request body is larger than 64 KiB",
+                )
+            } else {
+                ApiError::from_status(rejection.status())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
     }
 }
 
@@ -38,7 +52,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             |rejection: QueryRejection| {
                 let detail = rejection.body_text();
                 let detail = detail.trim_start_matches("Failed to deserialize query string: ");
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("Invalid query string: {detail}"))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidQuery,
+                    format!("Invalid query string: {detail}"),
+                )
             },
         )
     }
@@ -49,38 +67,86 @@ pub fn parse_optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Byt
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let is_json = headers
+    if !is_json(headers) {
+        return Err(unsupported_media_type());
+    }
+    parse_json(bytes).map(Some)
+}
+
+/// `application/json`, or a structured `+json` type, with any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(unsupported_media_type());
-    }
-    Json::<T>::from_bytes(bytes).map(|Json(value)| Some(value)).map_err(json_rejection)
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .is_some_and(|mime| mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")))
 }
 
 fn unsupported_media_type() -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json")
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        "Content-Type must be application/json",
+    )
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "The request body is not valid JSON")
-        }
-        JsonRejection::JsonDataError(error) => {
-            // serde's account of the mismatch names only fields of our own API.
-            let detail = error.body_text();
-            let detail = detail.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
-            let code = if detail.contains("unknown field") { "unknown_field" } else { "invalid_body" };
-            ApiError::new(StatusCode::BAD_REQUEST, code, format!("Invalid request body: {detail}"))
-        }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 64 KiB")
-        }
-        other => ApiError::from_status(other.status()),
+/// Parses a body, naming the field and what it should be when a value has the wrong type,
+/// rather than passing on the parser's wording (`invalid type: floating point ..., expected
+/// i64 at line 1 column 14`).
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object; serde would read a struct from an array too.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, "The request body must be a JSON object")
+            }
+            Err(error) => body_error(".", error),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| body_error(&error.path().to_string(), error.into_inner()))?;
+    deserializer.end().map_err(|error| body_error(".", error))?;
+    Ok(value)
+}
+
+/// The envelope for a body that did not parse; `path` is where, `.` for the body itself.
+fn body_error(path: &str, error: serde_json::Error) -> ApiError {
+    if error.is_syntax() || error.is_eof() || error.is_io() {
+        return ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, "The request body is not valid JSON");
+    }
+    let detail = error.to_string();
+    let detail = detail.split(" at line ").next().unwrap_or_default();
+    if let Some(field) = detail.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+        let field = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+        return ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UnknownField, format!("Unknown field `{field}`"));
+    }
+    if path == "." {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidBody,
+            "The request body must be a JSON object",
+        );
+    }
+    ApiError::validation(vec![FieldError::new(path, expected_kind(detail))])
+}
+
+/// What serde expected, in the words of the API rather than of Rust.
+fn expected_kind(detail: &str) -> &'static str {
+    let expected = detail.rsplit("expected ").next().unwrap_or_default();
+    if ["i64", "i32", "u64", "u32", "integer"].iter().any(|kind| expected.contains(kind))
+        || detail.contains("out of range")
+    {
+        "must be a whole number"
+    } else if expected.contains("string") {
+        "must be a string"
+    } else if expected.contains("bool") {
+        "must be true or false"
+    } else if expected.contains("map") || expected.contains("struct") {
+        "must be an object"
+    } else {
+        "has the wrong type"
     }
 }
 
@@ -101,14 +167,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+pub fn missing_token() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::MissingToken, "A Bearer access token is required")
+        .with_challenge("Bearer realm=\"mana-core-auth\"")
+}
+
 /// The bearer token of the `Authorization` header, if one is sent.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let malformed = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "The Authorization header must be 'Bearer <token>'")
-            .with_challenge("Bearer error=\"invalid_request\"")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "The Authorization header must be 'Bearer <token>'",
+        )
+        .with_challenge("Bearer error=\"invalid_request\"")
     };
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
@@ -119,6 +194,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
+/// The claims of the request's Bearer token, once its signature and lifetime were checked (by
+/// the rate limiter, which needs the user). The session check is still to come.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccessToken(pub AccessTokenClaims);
+
 /// A caller with a valid access token of a live session. Routes that take it cannot be
 /// reached without one.
 pub struct AuthUser(pub Authenticated);
@@ -127,11 +207,11 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers)?.ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "A Bearer access token is required")
-                .with_challenge("Bearer")
-        })?;
-        let caller = state.auth().authenticate(token).await?;
+        let token = bearer_token(&parts.headers)?.ok_or_else(missing_token)?;
+        let caller = match parts.extensions.remove::<VerifiedAccessToken>() {
+            Some(VerifiedAccessToken(claims)) => state.auth().authenticate_verified(claims).await?,
+            None => state.auth().authenticate(token).await?,
+        };
         tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
         Ok(AuthUser(caller))
     }

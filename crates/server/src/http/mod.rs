@@ -8,4 +8,7 @@ pub mod request_id;
 pub mod security;
 
 pub use error::ApiError;
+
+/// Where the versioned API lives; discovery, probes and documents are outside it.
+pub const API_PREFIX: &str = "/api/v1";
 pub use extract::{AuthUser, Client, JsonBody, QueryParams};

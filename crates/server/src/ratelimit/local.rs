@@ -1,5 +1,6 @@
-//! In-process counters: one governor keyed limiter per budget, and the accounts currently
-//! locked. Used when Redis is not configured and whenever it cannot be reached.
+//! In-process counters: one governor keyed limiter per request budget, and a small GCRA table
+//! for the failure budgets, which must be able to give a reserved failure back (governor has
+//! no refunds). Used when Redis is not configured and whenever it cannot be reached.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -17,7 +18,10 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 pub(super) struct LocalCounters {
     limiters: HashMap<Budget, DefaultKeyedRateLimiter<String>>,
-    lockouts: Mutex<HashMap<String, Instant>>,
+    /// Failure budgets: per (budget, key), the theoretical arrival time, i.e. the moment the
+    /// budget would be full again.
+    failures: Mutex<HashMap<(Budget, String), Instant>>,
+    settings: RateLimitSettings,
     clock: DefaultClock,
 }
 
@@ -25,12 +29,16 @@ impl LocalCounters {
     pub fn new(settings: &RateLimitSettings) -> Self {
         let limiters = Budget::ALL
             .into_iter()
+            .filter(|budget| !budget.is_refundable())
             .filter_map(|budget| settings.rule(budget).map(|rule| (budget, governor::RateLimiter::keyed(quota(rule)))))
             .collect();
-        Self { limiters, lockouts: Mutex::default(), clock: DefaultClock::default() }
+        Self { limiters, failures: Mutex::default(), settings: settings.clone(), clock: DefaultClock::default() }
     }
 
     pub fn check(&self, budget: Budget, key: &str) -> Result<(), Limited> {
+        if budget.is_refundable() {
+            return self.take_failure(budget, key);
+        }
         let Some(limiter) = self.limiters.get(&budget) else {
             return Ok(());
         };
@@ -39,15 +47,36 @@ impl LocalCounters {
             .map_err(|not_until| Limited { retry_after: not_until.wait_time_from(self.clock.now()) })
     }
 
-    pub fn lockout_remaining(&self, key: &str) -> Option<Duration> {
-        let lockouts = self.lockouts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let until = *lockouts.get(key)?;
-        until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero())
+    /// GCRA: allowed while the budget, once this event is added, would not reach further into
+    /// the future than one period.
+    fn take_failure(&self, budget: Budget, key: &str) -> Result<(), Limited> {
+        let Some(rule) = self.settings.rule(budget) else {
+            return Ok(());
+        };
+        let (now, interval) = (Instant::now(), rule.emission_interval());
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tat = failures.get(&(budget, key.to_owned())).copied().unwrap_or(now).max(now);
+        let next = tat + interval;
+        let allowed_at = next.checked_sub(interval * rule.limit.max(1)).unwrap_or(now);
+        if allowed_at > now {
+            return Err(Limited { retry_after: allowed_at - now });
+        }
+        failures.insert((budget, key.to_owned()), next);
+        Ok(())
     }
 
-    pub fn lock(&self, key: &str, duration: Duration) {
-        let mut lockouts = self.lockouts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lockouts.insert(key.to_owned(), Instant::now() + duration);
+    pub fn refund(&self, budget: Budget, key: &str) {
+        let Some(rule) = self.settings.rule(budget) else {
+            return;
+        };
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = (budget, key.to_owned());
+        if let Some(tat) = failures.get(&entry).copied() {
+            match tat.checked_sub(rule.emission_interval()).filter(|earlier| *earlier > Instant::now()) {
+                Some(earlier) => failures.insert(entry, earlier),
+                None => failures.remove(&entry),
+            };
+        }
     }
 
     fn forget_idle(&self) {
@@ -56,8 +85,8 @@ impl LocalCounters {
             limiter.shrink_to_fit();
         }
         let now = Instant::now();
-        let mut lockouts = self.lockouts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lockouts.retain(|_, until| *until > now);
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        failures.retain(|_, full_again_at| *full_again_at > now);
     }
 }
 
@@ -96,7 +125,7 @@ mod tests {
     #[test]
     fn the_quota_allows_the_whole_limit_as_a_burst() {
         let counters = LocalCounters::new(&RateLimitSettings {
-            requests_per_ip: Some(Rule { limit: 5, period: Duration::from_secs(3600) }),
+            requests_per_caller: Some(Rule { limit: 5, period: Duration::from_secs(3600) }),
             ..RateLimitSettings::off()
         });
         assert!((0..5).all(|_| counters.check(Budget::Requests, "k").is_ok()));
@@ -108,13 +137,20 @@ mod tests {
     }
 
     #[test]
-    fn lockouts_expire() {
-        let counters = LocalCounters::new(&RateLimitSettings::off());
-        counters.lock("a", Duration::from_secs(60));
-        counters.lock("b", Duration::ZERO);
-        assert!(counters.lockout_remaining("a").is_some());
-        assert!(counters.lockout_remaining("b").is_none());
+    fn failure_budgets_refund_and_forget_full_keys() {
+        let counters = LocalCounters::new(&RateLimitSettings {
+            failed_logins_per_account: Some(Rule { limit: 2, period: Duration::from_secs(3600) }),
+            ..RateLimitSettings::off()
+        });
+        assert!(counters.check(Budget::LoginFailures, "a").is_ok());
+        assert!(counters.check(Budget::LoginFailures, "a").is_ok());
+        let refused = counters.check(Budget::LoginFailures, "a").unwrap_err();
+        assert!(refused.retry_after <= Duration::from_secs(1800), "{refused:?}");
+        counters.refund(Budget::LoginFailures, "a");
+        assert!(counters.check(Budget::LoginFailures, "a").is_ok(), "a refunded failure can be used again");
+        counters.refund(Budget::LoginFailures, "a");
+        counters.refund(Budget::LoginFailures, "a");
         counters.forget_idle();
-        assert_eq!(counters.lockouts.lock().unwrap().len(), 1);
+        assert!(counters.failures.lock().unwrap().is_empty(), "a full budget is forgotten");
     }
 }

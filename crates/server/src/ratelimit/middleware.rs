@@ -1,4 +1,5 @@
-//! Applies the per-IP budgets to every request before it reaches a handler.
+//! Applies the request budgets before a request reaches a handler: per user for a request
+//! with a valid access token, per client address otherwise.
 
 use std::net::IpAddr;
 
@@ -7,16 +8,17 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{Budget, Limited, RateLimiter};
-use crate::http::ApiError;
+use super::Budget;
 use crate::http::client_ip::ClientIp;
-use crate::routes::API_PREFIX;
+use crate::http::extract::{VerifiedAccessToken, bearer_token};
+use crate::http::{API_PREFIX, ApiError};
+use crate::state::AppState;
 
 /// Probes and scrapes come from a few infrastructure addresses, often; limiting them would
 /// take healthy instances out of rotation.
 const UNLIMITED_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
 
-pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
         return next.run(request).await;
@@ -24,31 +26,36 @@ pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next:
     if UNLIMITED_PATHS.contains(&path) {
         return next.run(request).await;
     }
-    let key = ip_key(ip);
-    let endpoint_budget = match (request.method(), path.strip_prefix(API_PREFIX)) {
-        (&Method::POST, Some("/auth/login")) => Some(Budget::Login),
-        (&Method::POST, Some("/auth/register")) => Some(Budget::Register),
+    let (general, endpoint) = match (request.method(), path.strip_prefix(API_PREFIX)) {
+        (&Method::POST, Some("/auth/validate")) => (Budget::Validate, None),
+        (&Method::POST, Some("/auth/login")) => (Budget::Requests, Some(Budget::Login)),
+        (&Method::POST, Some("/auth/register")) => (Budget::Requests, Some(Budget::Register)),
+        _ => (Budget::Requests, None),
+    };
+    // A signature check costs microseconds and no database; a request whose token passes it
+    // is charged to its user, so the users behind one NAT or app backend do not starve each
+    // other. The handler reuses the verified claims instead of checking them again.
+    let verified = match bearer_token(request.headers()) {
+        Ok(Some(token)) => state.auth().tokens().verify(token, state.auth().clock().now()).ok(),
         _ => None,
     };
-    if let Err(limited) = limiter.check(Budget::Requests, &key).await {
-        return too_many_requests(limited).into_response();
+    let caller = match &verified {
+        Some(claims) if general == Budget::Requests => format!("user:{}", claims.sub),
+        _ => format!("ip:{}", ip_key(ip)),
+    };
+    if let Some(claims) = verified {
+        request.extensions_mut().insert(VerifiedAccessToken(claims));
     }
-    if let Some(budget) = endpoint_budget
-        && let Err(limited) = limiter.check(budget, &key).await
+    let limiter = state.limiter();
+    if let Err(limited) = limiter.check(general, &caller).await {
+        return ApiError::rate_limited(limited).into_response();
+    }
+    if let Some(budget) = endpoint
+        && let Err(limited) = limiter.check(budget, &format!("ip:{}", ip_key(ip))).await
     {
-        return too_many_requests(limited).into_response();
+        return ApiError::rate_limited(limited).into_response();
     }
     next.run(request).await
-}
-
-pub fn too_many_requests(limited: Limited) -> ApiError {
-    let seconds = limited.retry_after_seconds();
-    ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many requests; retry after {seconds} s"),
-    )
-    .with_retry_after(seconds)
 }
 
 /// One budget per IPv4 address, and per /64 for IPv6: a single IPv6 host is usually handed a

@@ -1,6 +1,11 @@
-//! Rate limits (SPEC §3): every API request counts against its client IP; login and register
-//! have stricter per-IP budgets of their own; failed logins count against the account, so a
-//! botnet spreading guesses over many addresses is slowed too.
+//! Rate limits (SPEC §2.1, §3). Every API request counts against its caller: the user named
+//! by a valid access token, or else the client address. `/auth/validate` has a larger budget
+//! of its own, sized for app backends that check many users' tokens from one address. Login
+//! and register have stricter per-address budgets. Failed logins count against the account,
+//! so a botnet spreading guesses over many addresses is slowed too; the failure is reserved
+//! before the password is checked and refunded if the login succeeds, so parallel guesses can
+//! never exceed the budget. A device that signed in before (it presents its device token) has
+//! a small failure budget of its own and is not shut out by the account's.
 //!
 //! Every budget is a GCRA (generic cell rate algorithm): `limit` requests per `period`, as a
 //! burst, refilled evenly over the period. A budget that ran out is refused with 429 and
@@ -20,8 +25,6 @@ mod shared;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use mana_core::crypto::{hex_encode, sha256};
 
 use local::LocalCounters;
 use shared::RedisCounters;
@@ -50,37 +53,57 @@ impl Rule {
 /// The budgets there are; each has its own counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Budget {
-    /// Every API request, per client IP.
+    /// Every API request, per user when authenticated, else per client address.
     Requests,
-    /// `POST /auth/login`, per client IP.
+    /// `POST /auth/validate`, per client address (instead of `Requests`).
+    Validate,
+    /// `POST /auth/login`, per client address.
     Login,
-    /// `POST /auth/register`, per client IP.
+    /// `POST /auth/register`, per client address.
     Register,
     /// Failed logins, per account (the email as typed, normalised).
     LoginFailures,
+    /// Failed logins from a device that signed in to the account before, per device.
+    DeviceLoginFailures,
 }
 
 impl Budget {
-    pub const ALL: [Budget; 4] = [Budget::Requests, Budget::Login, Budget::Register, Budget::LoginFailures];
+    pub const ALL: [Budget; 6] = [
+        Budget::Requests,
+        Budget::Validate,
+        Budget::Login,
+        Budget::Register,
+        Budget::LoginFailures,
+        Budget::DeviceLoginFailures,
+    ];
 
     /// The metric label and the Redis key segment.
     pub fn name(self) -> &'static str {
         match self {
             Budget::Requests => "requests",
+            Budget::Validate => "validate",
             Budget::Login => "login",
             Budget::Register => "register",
             Budget::LoginFailures => "login_failures",
+            Budget::DeviceLoginFailures => "device_login_failures",
         }
+    }
+
+    /// Failure budgets are reserved before the outcome is known, and refunded on success.
+    fn is_refundable(self) -> bool {
+        matches!(self, Budget::LoginFailures | Budget::DeviceLoginFailures)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
     /// `None` switches a budget off.
-    pub requests_per_ip: Option<Rule>,
+    pub requests_per_caller: Option<Rule>,
+    pub validate_per_ip: Option<Rule>,
     pub login_per_ip: Option<Rule>,
     pub register_per_ip: Option<Rule>,
     pub failed_logins_per_account: Option<Rule>,
+    pub failed_logins_per_device: Option<Rule>,
     /// Never logged: it may carry a password.
     pub redis_url: Option<String>,
     /// Prepended to every Redis key, so several deployments can share one Redis.
@@ -93,10 +116,12 @@ impl RateLimitSettings {
     /// Every budget switched off, no Redis.
     pub fn off() -> Self {
         Self {
-            requests_per_ip: None,
+            requests_per_caller: None,
+            validate_per_ip: None,
             login_per_ip: None,
             register_per_ip: None,
             failed_logins_per_account: None,
+            failed_logins_per_device: None,
             redis_url: None,
             redis_key_prefix: "mana:ratelimit:".into(),
             redis_timeout: Duration::from_millis(200),
@@ -105,10 +130,12 @@ impl RateLimitSettings {
 
     fn rule(&self, budget: Budget) -> Option<Rule> {
         match budget {
-            Budget::Requests => self.requests_per_ip,
+            Budget::Requests => self.requests_per_caller,
+            Budget::Validate => self.validate_per_ip,
             Budget::Login => self.login_per_ip,
             Budget::Register => self.register_per_ip,
             Budget::LoginFailures => self.failed_logins_per_account,
+            Budget::DeviceLoginFailures => self.failed_logins_per_device,
         }
     }
 }
@@ -183,43 +210,23 @@ impl RateLimiter {
         verdict
     }
 
-    /// Refuses a login for `email` while its failures are over budget. Spends nothing: only
-    /// failures do, so signing in often does not lock anyone out.
-    pub async fn check_login_allowed(&self, email: &str) -> Result<(), Limited> {
-        if self.0.settings.failed_logins_per_account.is_none() {
-            return Ok(());
-        }
-        let key = account_key(email);
-        let remaining = match self.shared(|redis| redis.lockout_remaining(&key)).await {
-            Some(remaining) => remaining,
-            None => self.0.local.lockout_remaining(&key),
-        };
-        match remaining {
-            Some(retry_after) => {
-                metrics::counter!(RATE_LIMIT_REJECTIONS, "limit" => Budget::LoginFailures.name()).increment(1);
-                Err(Limited { retry_after })
-            }
-            None => Ok(()),
-        }
+    /// Takes one failure from `budget` for `key` before the outcome is known. The caller
+    /// gives it back with [`RateLimiter::refund`] when the attempt turns out not to be a
+    /// failure; reserving first is what keeps parallel guesses within the budget.
+    pub async fn reserve(&self, budget: Budget, key: &str) -> Result<Reservation, Limited> {
+        debug_assert!(budget.is_refundable());
+        self.check(budget, key).await?;
+        Ok(Reservation { budget, key: key.to_owned() })
     }
 
-    /// Counts a failed login for `email`; the failure that overdraws the budget starts a
-    /// lockout lasting until the budget has room for one more attempt.
-    pub async fn record_login_failure(&self, email: &str) {
-        let Some(rule) = self.0.settings.failed_logins_per_account else {
+    /// Gives a reserved failure back.
+    pub async fn refund(&self, reservation: Reservation) {
+        let Some(rule) = self.0.settings.rule(reservation.budget) else {
             return;
         };
-        let key = account_key(email);
-        let verdict = match self.shared(|redis| redis.check(Budget::LoginFailures, &key, rule)).await {
-            Some(verdict) => verdict,
-            None => self.0.local.check(Budget::LoginFailures, &key),
-        };
-        if let Err(limited) = verdict {
-            tracing::warn!(retry_after_s = limited.retry_after_seconds(), "login failures over budget; account locked");
-            let locked = self.shared(|redis| redis.lock(&key, limited.retry_after)).await;
-            if locked.is_none() {
-                self.0.local.lock(&key, limited.retry_after);
-            }
+        let Reservation { budget, key } = reservation;
+        if self.shared(|redis| redis.refund(budget, &key, rule)).await.is_none() {
+            self.0.local.refund(budget, &key);
         }
     }
 
@@ -256,11 +263,12 @@ impl RateLimiter {
     }
 }
 
-/// Accounts are keyed by a hash of the normalised email: the same budget for `A@x.org ` and
-/// `a@x.org`, and no addresses in Redis or in memory dumps. Unknown emails have budgets too,
-/// so a 429 does not tell whether an account exists.
-fn account_key(email: &str) -> String {
-    hex_encode(&sha256(email.trim().to_lowercase().as_bytes()))
+/// One failure taken from a budget, to be kept (the attempt failed) or refunded.
+#[derive(Debug)]
+#[must_use = "a reservation is either kept by dropping it after a failure, or refunded"]
+pub struct Reservation {
+    budget: Budget,
+    key: String,
 }
 
 #[cfg(test)]
@@ -269,7 +277,7 @@ mod tests {
 
     fn settings(rule: Rule) -> RateLimitSettings {
         RateLimitSettings {
-            requests_per_ip: Some(rule),
+            requests_per_caller: Some(rule),
             register_per_ip: Some(rule),
             failed_logins_per_account: Some(rule),
             ..RateLimitSettings::off()
@@ -298,17 +306,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failures_lock_an_account_only_once_over_budget_and_for_any_spelling() {
+    async fn reserved_failures_are_kept_or_refunded() {
         let limiter = RateLimiter::new(settings(Rule::per_minute(2))).unwrap();
-        for _ in 0..2 {
-            assert!(limiter.check_login_allowed("a@example.com").await.is_ok());
-            limiter.record_login_failure("a@example.com").await;
+        for _ in 0..5 {
+            let reservation = limiter.reserve(Budget::LoginFailures, "account").await.unwrap();
+            limiter.refund(reservation).await;
         }
-        assert!(limiter.check_login_allowed("a@example.com").await.is_ok(), "the budget is spent, not overdrawn");
-        limiter.record_login_failure(" A@Example.com").await;
-        let locked = limiter.check_login_allowed("a@example.com").await.unwrap_err();
+        for _ in 0..2 {
+            drop(limiter.reserve(Budget::LoginFailures, "account").await.unwrap());
+        }
+        let locked = limiter.reserve(Budget::LoginFailures, "account").await.unwrap_err();
         assert!((1..=30).contains(&locked.retry_after_seconds()), "{locked:?}");
-        assert!(limiter.check_login_allowed("b@example.com").await.is_ok());
+        assert!(limiter.reserve(Budget::LoginFailures, "another").await.is_ok());
     }
 
     #[test]

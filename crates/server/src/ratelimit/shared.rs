@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, RedisError, Script};
+use redis::{RedisError, Script};
 
 use super::{Budget, Limited, Rule};
 
@@ -27,10 +27,27 @@ redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', next_tat - now)
 return 0
 ";
 
+/// Gives one event back to a GCRA budget: moves its theoretical arrival time one interval
+/// earlier, forgetting the key once the budget is full.
+const GCRA_REFUND: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local earlier = tat - tonumber(ARGV[1])
+if earlier <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', earlier), 'PX', earlier - now)
+end
+return 0
+";
+
 pub(super) struct RedisCounters {
     connection: ConnectionManager,
     prefix: String,
     gcra: Script,
+    gcra_refund: Script,
 }
 
 impl RedisCounters {
@@ -45,7 +62,12 @@ impl RedisCounters {
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|error| anyhow::anyhow!("cannot set up the Redis client: {}", describe(&error)))?;
-        Ok(Self { connection, prefix: prefix.to_owned(), gcra: Script::new(GCRA) })
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            gcra: Script::new(GCRA),
+            gcra_refund: Script::new(GCRA_REFUND),
+        })
     }
 
     pub async fn check(&self, budget: Budget, key: &str, rule: Rule) -> redis::RedisResult<Result<(), Limited>> {
@@ -60,15 +82,15 @@ impl RedisCounters {
         Ok(if wait_ms == 0 { Ok(()) } else { Err(Limited { retry_after: Duration::from_millis(wait_ms) }) })
     }
 
-    pub async fn lockout_remaining(&self, key: &str) -> redis::RedisResult<Option<Duration>> {
-        // -2: no such key; -1: no expiry (never written that way).
-        let ttl_ms: i64 = self.connection.clone().pttl(self.key("lockout", key)).await?;
-        Ok((ttl_ms > 0).then(|| Duration::from_millis(ttl_ms as u64)))
-    }
-
-    pub async fn lock(&self, key: &str, duration: Duration) -> redis::RedisResult<()> {
-        let ms = duration.as_millis().max(1) as u64;
-        self.connection.clone().pset_ex(self.key("lockout", key), 1, ms).await
+    pub async fn refund(&self, budget: Budget, key: &str, rule: Rule) -> redis::RedisResult<()> {
+        let interval_ms = rule.emission_interval().as_millis().max(1) as u64;
+        let _: i64 = self
+            .gcra_refund
+            .key(self.key(budget.name(), key))
+            .arg(interval_ms)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(())
     }
 
     fn key(&self, kind: &str, key: &str) -> String {

@@ -7,16 +7,17 @@ use axum::http::{HeaderMap, StatusCode};
 use mana_core::Error;
 use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
 use mana_core::store::User;
+use mana_core::tokens::account_key;
 use mana_proto::{
-    ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, RegisteredUser,
-    TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
+    ErrorBody, ErrorCode, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest,
+    RegisteredUser, TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::extract::{bearer_token, parse_optional_json};
 use crate::http::{ApiError, Client, JsonBody};
-use crate::ratelimit::middleware::too_many_requests;
+use crate::ratelimit::Budget;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -44,6 +45,11 @@ async fn register(
 }
 
 /// Signs in with email and password; starts a session.
+///
+/// Failed logins are throttled per account: before the password is checked, one failure is
+/// taken from the account's budget (or, for a device that signed in before and says so with its
+/// `deviceToken`, from that device's own budget), and given back if the login succeeds. While
+/// the budget is spent every login for it is 429, the right password included.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
@@ -53,24 +59,36 @@ async fn login(
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    // Checked before the password, so a locked account's password cannot be confirmed either.
-    let limiter = state.limiter();
-    limiter.check_login_allowed(&body.email).await.map_err(too_many_requests)?;
-    let email = body.email.clone();
+    let auth = state.auth();
+    let account = account_key(&body.email);
+    let device =
+        body.device_token.as_deref().and_then(|token| auth.tokens().known_device(token, &account, auth.clock().now()));
+    let reservation = match &device {
+        Some(device) => state.limiter().reserve(Budget::DeviceLoginFailures, &device.id).await,
+        None => state.limiter().reserve(Budget::LoginFailures, &account).await,
+    }
+    .map_err(|limited| {
+        tracing::warn!(known_device = device.is_some(), "failed-login budget spent; login refused");
+        ApiError::rate_limited(limited)
+    })?;
     let attempt = LoginAttempt {
         email: body.email,
         password: body.password,
         device_id: body.device_id,
         device_name: body.device_name,
     };
-    let issued = match state.auth().login(attempt, &client).await {
-        Err(Error::InvalidCredentials) => {
-            limiter.record_login_failure(&email).await;
-            return Err(Error::InvalidCredentials.into());
+    let issued = match auth.login(attempt, &client).await {
+        // The reserved failure is kept.
+        Err(Error::InvalidCredentials) => return Err(Error::InvalidCredentials.into()),
+        other => {
+            state.limiter().refund(reservation).await;
+            other?
         }
-        other => other?,
     };
-    Ok(Json(token_response(issued)))
+    let device_token = auth.tokens().issue_device_token(&account, auth.clock().now()).map_err(Error::Internal)?;
+    let mut response = token_response(issued);
+    response.device_token = Some(device_token);
+    Ok(Json(response))
 }
 
 /// Trades a refresh token for a new pair; the old refresh token is spent.
@@ -96,7 +114,7 @@ async fn refresh(
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The session is over", body = MessageResponse),
-        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_refresh_token`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_refresh_token`", body = ErrorBody),
     ),
 )]
 async fn logout(
@@ -114,10 +132,9 @@ async fn logout(
             request.and_then(|r| r.refresh_token).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "missing_token",
+                    ErrorCode::MissingToken,
                     "Send a Bearer access token or a refreshToken in the body",
                 )
-                .with_challenge("Bearer")
             })?;
         state.auth().logout_with_refresh_token(&refresh_token, &client).await?;
     }
@@ -138,9 +155,7 @@ async fn validate(
     }
     let response = match state.auth().authenticate(body.token.trim()).await {
         Ok(caller) => ValidateResponse { valid: true, payload: Some(caller.claims), error: None },
-        Err(Error::InvalidAccessToken(reason)) => {
-            ValidateResponse { valid: false, payload: None, error: Some(reason.code().to_owned()) }
-        }
+        Err(Error::InvalidAccessToken(reason)) => ValidateResponse { valid: false, payload: None, error: Some(reason) },
         Err(other) => return Err(other.into()),
     };
     Ok(Json(response))
@@ -169,5 +184,6 @@ fn token_response(issued: IssuedTokens) -> TokenResponse {
         refresh_token: issued.refresh_token.expose(),
         expires_in: issued.expires_in,
         token_type: "Bearer".into(),
+        device_token: None,
     }
 }

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, header};
 use mana_core::Error;
 use mana_core::credits::{SpendRequest, TransactionPage, balance_view, package_view, purchase_view, transaction_view};
 use mana_proto::{
@@ -27,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The caller's credits by bucket; applies a due daily reset first.
 #[utoipa::path(get, path = "/credits/balance", tag = "credits", security(("bearer" = [])), responses(
     (status = 200, description = "The balance", body = CreditBalance),
-    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+    (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
 ))]
 async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<CreditBalance>, ApiError> {
     let balance = state.credits().balance(caller.user_id).await?;
@@ -35,11 +36,13 @@ async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> R
 }
 
 /// Spends credits: daily allowance first, then free, then paid. Answers with the stored
-/// response on a replay, so the body is passed through as it is.
+/// response on a replay, so the body is passed through as it is. The idempotency key may come
+/// in the body or as the `Idempotency-Key` header (not both with different values).
 #[utoipa::path(post, path = "/credits/use", tag = "credits", security(("bearer" = [])), request_body = UseCreditsRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotencyKey` in the body", pattern = r"^[!-~]{1,255}$")),
     responses(
         (status = 200, description = "Spent (or the first answer to this idempotency key)", body = UseCreditsResponse),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
         (status = 402, description = "`insufficient_credits`: nothing was spent", body = ErrorBody),
         (status = 409, description = "`idempotency_key_reused` or `conflict`", body = ErrorBody),
     ),
@@ -47,23 +50,44 @@ async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> R
 async fn use_credits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<UseCreditsRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let idempotency_key = idempotency_key(&headers, body.idempotency_key)?;
     let request = SpendRequest {
         amount: body.amount,
         app_id: body.app_id,
         description: body.description,
-        idempotency_key: body.idempotency_key,
+        idempotency_key,
         metadata: body.metadata,
     };
     Ok(Json(state.credits().spend(caller.user_id, request).await?))
+}
+
+/// The key from the body or the `Idempotency-Key` header (the convention of payment APIs);
+/// ignoring the header would silently spend twice on a retry.
+fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> Result<Option<String>, ApiError> {
+    let in_header = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
+            Error::invalid_field("Idempotency-Key", "must be printable ASCII without spaces, 1 to 255 characters")
+        })?),
+    };
+    match (in_body, in_header) {
+        (Some(body), Some(header)) if body != header => Err(Error::invalid_field(
+            "idempotencyKey",
+            "differs from the Idempotency-Key header; send one or the other",
+        )
+        .into()),
+        (body, header) => Ok(body.or(header)),
+    }
 }
 
 /// The caller's ledger movements, newest first.
 #[utoipa::path(get, path = "/credits/transactions", tag = "credits", security(("bearer" = [])), params(TransactionsQuery),
     responses(
         (status = 200, description = "One page of movements", body = Vec<CreditTransaction>),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
     ),
 )]
 async fn transactions(
@@ -91,7 +115,7 @@ async fn transactions(
 /// The caller's purchases, newest first.
 #[utoipa::path(get, path = "/credits/purchases", tag = "credits", security(("bearer" = [])), responses(
     (status = 200, description = "Every purchase", body = Vec<PurchaseView>),
-    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+    (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
 ))]
 async fn purchases(
     State(state): State<AppState>,
@@ -101,15 +125,14 @@ async fn purchases(
     Ok(Json(listed.iter().map(purchase_view).collect()))
 }
 
-/// The credit packages on sale.
-#[utoipa::path(get, path = "/credits/packages", tag = "credits", security(("bearer" = [])), responses(
+/// The credit packages on sale. Public, so that a pricing page can show them to visitors.
+#[utoipa::path(get, path = "/credits/packages", tag = "credits", responses(
     (status = 200, description = "Active packages in display order", body = Vec<CreditPackageView>),
-    (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
 ))]
 async fn packages(
     State(state): State<AppState>,
-    AuthUser(_caller): AuthUser,
-) -> Result<Json<Vec<CreditPackageView>>, ApiError> {
+) -> Result<([(HeaderName, &'static str); 1], Json<Vec<CreditPackageView>>), ApiError> {
     let listed = state.credits().packages().await?;
-    Ok(Json(listed.iter().map(|p| package_view(p, state.credits_per_euro())).collect()))
+    let views = listed.iter().map(|p| package_view(p, state.credits_per_euro())).collect();
+    Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(views)))
 }

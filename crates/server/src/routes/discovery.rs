@@ -28,5 +28,5 @@ async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (status = 200, description = "Discovery document", body = OpenIdConfiguration),
 ))]
 async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.discovery().clone()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.discovery()))
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mana_proto::ErrorBody;
+use mana_proto::{ErrorBody, ErrorCode};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,7 +34,7 @@ async fn health() -> Json<Value> {
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let not_ready = |reason: &str| {
         tracing::warn!(reason, "not ready");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "The service is not ready")
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NotReady, "The service is not ready")
     };
     // A database that does not answer (or a pooler holding the request while it has no
     // server) must not hang the probe: load balancers give up after a second or two.

@@ -4,6 +4,7 @@
 mod auth;
 mod credits;
 mod discovery;
+mod docs;
 mod health;
 pub mod openapi;
 
@@ -13,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::http::metrics;
 use crate::state::AppState;
 
-pub const API_PREFIX: &str = "/api/v1";
+pub use crate::http::API_PREFIX;
 
 /// The router and the OpenAPI document describing exactly its routes.
 pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -29,5 +30,5 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     }
     let (router, mut document) = routes.split_for_parts();
     openapi::add_common_responses(&mut document);
-    (router, document)
+    (router.merge(docs::router()), document)
 }

@@ -183,7 +183,7 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     let header_id = response.headers().get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned();
     let body: ErrorBody = response.json().await.expect("error body is the envelope");
     assert_eq!(body.status_code, status.as_u16());
-    assert_eq!(body.code, code);
+    assert_eq!(body.code.as_str(), code);
     assert_eq!(body.request_id, header_id, "the body names the request's id");
     assert!(!body.message.is_empty());
     body

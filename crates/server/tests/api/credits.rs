@@ -115,7 +115,11 @@ async fn bad_spend_requests_are_400_with_the_field_named() {
         json!({"amount": "10", "appId": "chat", "description": "x"}),
         json!({"amount": 1e20, "appId": "chat", "description": "x"}),
     ] {
-        expect_error(app.use_credits(&token, body).await, StatusCode::BAD_REQUEST, "invalid_body").await;
+        // A value of the wrong type names its field, like any other invalid value.
+        let error =
+            expect_error(app.use_credits(&token, body.clone()).await, StatusCode::BAD_REQUEST, "validation_failed")
+                .await;
+        assert_eq!(error.errors.unwrap()[0].field, "amount", "{body}");
     }
     let unknown = json!({"amount": 1, "appId": "chat", "description": "x", "userId": "someone-else"});
     expect_error(app.use_credits(&token, unknown).await, StatusCode::BAD_REQUEST, "unknown_field").await;
@@ -135,6 +139,31 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_req
 
     let changed = json!({"amount": 13, "appId": "images", "description": "one image", "idempotencyKey": "img-42"});
     expect_error(app.use_credits(&token, changed).await, StatusCode::CONFLICT, "idempotency_key_reused").await;
+}
+
+#[tokio::test]
+async fn the_idempotency_key_header_protects_a_spend_like_the_body_field() {
+    let app = TestApp::spawn().await;
+    let token = app.signed_in("header-key@example.com").await.access_token;
+    let send = |key: &'static str, body: Value| {
+        let request = app.http.post(app.api("/credits/use")).bearer_auth(&token).header("idempotency-key", key);
+        async move { request.json(&body).send().await.unwrap() }
+    };
+    let first: Value = send("h1", spend(10)).await.json().await.unwrap();
+    let again: Value = send("h1", spend(10)).await.json().await.unwrap();
+    assert_eq!(first["transaction"]["id"], again["transaction"]["id"], "the retry is answered, not spent again");
+    assert_eq!(app.balance(&token).await["totalSpent"], 10);
+    expect_error(send("h1", spend(11)).await, StatusCode::CONFLICT, "idempotency_key_reused").await;
+    // The same key in the body is the same key.
+    let mut in_body = spend(10);
+    in_body["idempotencyKey"] = json!("h1");
+    let replay: Value = app.use_credits(&token, in_body.clone()).await.json().await.unwrap();
+    assert_eq!(replay["transaction"]["id"], first["transaction"]["id"]);
+    // Two different keys at once is a mistake to report, not to guess about.
+    let response = send("h2", in_body).await;
+    let body = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(body.errors.unwrap()[0].field, "idempotencyKey");
+    assert_eq!(app.balance(&token).await["totalSpent"], 10);
 }
 
 #[tokio::test]
@@ -205,8 +234,11 @@ async fn the_daily_allowance_comes_back_after_24_hours() {
 #[tokio::test]
 async fn packages_are_listed_by_sort_order_with_their_bonus() {
     let app = TestApp::spawn().await;
-    let token = app.signed_in("shop@example.com").await.access_token;
-    let packages: Vec<Value> = app.credits_get("/credits/packages", &token).await.json().await.unwrap();
+    // Public: a pricing page shows them to visitors who have not signed in.
+    let response = app.http.get(app.api("/credits/packages")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+    let packages: Vec<Value> = response.json().await.unwrap();
     let summary: Vec<_> = packages
         .iter()
         .map(|p| {
@@ -238,7 +270,7 @@ async fn purchases_start_empty() {
 async fn every_credits_route_requires_a_live_session() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("guard@example.com").await;
-    let routes = ["/credits/balance", "/credits/transactions", "/credits/purchases", "/credits/packages"];
+    let routes = ["/credits/balance", "/credits/transactions", "/credits/purchases"];
     for route in routes {
         let anonymous = app.http.get(app.api(route)).send().await.unwrap();
         expect_error(anonymous, StatusCode::UNAUTHORIZED, "missing_token").await;

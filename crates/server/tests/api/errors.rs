@@ -3,6 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use mana_proto::FieldError;
+
 use crate::common::{PASSWORD, TestApp, expect_error};
 
 #[tokio::test]
@@ -60,10 +62,30 @@ async fn unknown_fields_are_rejected() {
 }
 
 #[tokio::test]
-async fn fields_of_the_wrong_type_are_rejected() {
+async fn a_body_that_is_not_an_object_is_rejected() {
     let app = TestApp::spawn().await;
-    for body in [json!({"email": 5, "password": PASSWORD}), json!([1, 2]), json!("text"), json!(null)] {
-        expect_error(app.post("/auth/register", body).await, StatusCode::BAD_REQUEST, "invalid_body").await;
+    for body in [json!([1, 2]), json!("text"), json!(null), json!(5)] {
+        let error = expect_error(app.post("/auth/register", body).await, StatusCode::BAD_REQUEST, "invalid_body").await;
+        assert_eq!(error.message, "The request body must be a JSON object");
+    }
+}
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_named_in_the_words_of_the_api() {
+    let app = TestApp::spawn().await;
+    let response = app.post("/auth/register", json!({"email": 5, "password": PASSWORD})).await;
+    let body = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(body.errors, Some(vec![FieldError::new("email", "must be a string")]));
+    let tokens = app.signed_in("typed@example.com").await;
+    for amount in [json!(1.5), json!("10"), json!(1e300)] {
+        let spend = json!({"amount": amount, "appId": "chat", "description": "x"});
+        let response =
+            app.http.post(app.api("/credits/use")).bearer_auth(&tokens.access_token).json(&spend).send().await.unwrap();
+        let body = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert_eq!(body.errors, Some(vec![FieldError::new("amount", "must be a whole number")]), "{amount}");
+        for internal in ["i64", "line 1", "column", "invalid type"] {
+            assert!(!format!("{body:?}").contains(internal), "{internal} leaked: {body:?}");
+        }
     }
 }
 

@@ -15,7 +15,7 @@ async fn login_returns_a_bearer_pair_and_the_user() {
     let body: serde_json::Value = response.json().await.unwrap();
     let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["accessToken", "expiresIn", "refreshToken", "tokenType", "user"]);
+    assert_eq!(keys, ["accessToken", "deviceToken", "expiresIn", "refreshToken", "tokenType", "user"]);
     let tokens: TokenResponse = serde_json::from_value(body).unwrap();
     assert_eq!(tokens.expires_in, 900);
     assert_eq!(tokens.token_type, "Bearer");
@@ -25,6 +25,14 @@ async fn login_returns_a_bearer_pair_and_the_user() {
     assert_eq!(tokens.access_token.split('.').count(), 3);
     // 32 random bytes, base64url without padding.
     assert_eq!(tokens.refresh_token.len(), 43);
+}
+
+#[tokio::test]
+async fn a_refused_login_carries_a_challenge() {
+    let app = TestApp::spawn().await;
+    let response = app.login("nobody@example.com", "wrong password").await;
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
 /// An attacker must not learn whether an account exists, or existed.
@@ -112,7 +120,7 @@ async fn a_weaker_hash_is_upgraded_at_the_next_login() {
     let email = Email::parse("upgrade@example.com").unwrap();
     let before = store.find_credentials(&email).await.unwrap().unwrap();
     // The operator raises the bcrypt cost; the same database is served with the new setting.
-    let keys = app.state.auth().tokens().keys().clone();
+    let keys = (*app.state.auth().tokens().keys()).clone();
     let config = crate::common::test_config(&[("BCRYPT_COST", "5")]);
     let stronger =
         mana_server::app::build_state(&config, app.state.backend().clone(), keys, app.clock.clone()).unwrap();

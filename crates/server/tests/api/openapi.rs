@@ -119,3 +119,42 @@ async fn routes_are_declared_only_through_the_documenting_macro() {
     }
     assert!(undocumented.is_empty(), "plain axum routes in {undocumented:?}");
 }
+
+#[tokio::test]
+async fn every_error_code_is_in_the_reference_and_the_document() {
+    use mana_proto::{ErrorCode, TokenRejection};
+    let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).unwrap();
+    for code in ErrorCode::ALL {
+        assert!(reference.contains(&format!("| `{code}` |")), "docs/API.md lists {code}");
+    }
+    for reason in TokenRejection::ALL {
+        assert!(reference.contains(&format!("`{reason}`")), "docs/API.md explains {reason}");
+    }
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    let listed: Vec<&str> = document["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorBody.code is an enum")
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(listed, expected);
+}
+
+#[tokio::test]
+async fn required_fields_are_required_and_not_nullable() {
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    let spend = &document["components"]["schemas"]["UseCreditsRequest"];
+    let required: Vec<&str> = spend["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for field in ["amount", "appId", "description"] {
+        assert!(required.contains(&field), "{field} is required: {required:?}");
+    }
+    assert_eq!(spend["properties"]["amount"]["type"], "integer", "{}", spend["properties"]["amount"]);
+    // Descriptions are for API users, not notes about our parser.
+    let text = document.to_string();
+    for internal in ["deserialize", "serde"] {
+        assert!(!text.contains(internal), "the document mentions {internal}");
+    }
+}

@@ -31,7 +31,7 @@ async fn instances_sharing_a_redis_share_the_budget() {
         let response = app.http.get(app.api("/.well-known/jwks.json")).send().await.unwrap();
         expect_rate_limited(response, "rate_limited").await;
     }
-    assert_eq!(redis.keys("shared:").await, vec!["shared:requests:127.0.0.1".to_owned()]);
+    assert_eq!(redis.keys("shared:").await, vec!["shared:requests:ip:127.0.0.1".to_owned()]);
 }
 
 #[tokio::test]
@@ -41,13 +41,40 @@ async fn account_lockouts_are_shared_too() {
     let a = spawn_with_redis(&redis, "lockout:", &budget).await;
     let b = spawn_with_redis(&redis, "lockout:", &budget).await;
     a.register("shared-victim@example.com", PASSWORD).await;
-    for app in [&a, &b, &a] {
+    for app in [&a, &b] {
         assert_eq!(app.login("shared-victim@example.com", "wrong").await.status(), StatusCode::UNAUTHORIZED);
     }
+    expect_rate_limited(a.login("shared-victim@example.com", "wrong").await, "rate_limited").await;
     expect_rate_limited(b.login("shared-victim@example.com", PASSWORD).await, "rate_limited").await;
-    let keys = redis.keys("lockout:lockout:").await;
+    let keys = redis.keys("lockout:login_failures:").await;
     assert_eq!(keys.len(), 1);
     assert!(!keys[0].contains("example.com"), "accounts are keyed by a hash, not the address: {keys:?}");
+}
+
+#[tokio::test]
+async fn parallel_guesses_through_two_instances_cannot_exceed_the_shared_budget() {
+    let redis = RedisServer::start().await;
+    let budget = [("LOGIN_FAILURES_PER_ACCOUNT", "5")];
+    let a = spawn_with_redis(&redis, "race:", &budget).await;
+    let b = spawn_with_redis(&redis, "race:", &budget).await;
+    a.register("raced@example.com", PASSWORD).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let (http, url) = (app.http.clone(), app.api("/auth/login"));
+        let guess = serde_json::json!({"email": "raced@example.com", "password": format!("guess number {n}")});
+        guesses.spawn(async move { http.post(url).json(&guess).send().await.unwrap().status() });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    // A successful login gives its reserved failure back: signing in often locks nobody out.
+    let fresh = spawn_with_redis(&redis, "refund:", &[("LOGIN_FAILURES_PER_ACCOUNT", "2")]).await;
+    fresh.register("often@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        assert_eq!(fresh.login("often@example.com", PASSWORD).await.status(), StatusCode::OK);
+    }
+    assert!(redis.keys("refund:login_failures:").await.is_empty(), "refunded budgets are forgotten");
 }
 
 #[tokio::test]

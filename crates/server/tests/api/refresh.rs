@@ -93,6 +93,21 @@ async fn each_rotation_extends_the_seven_days() {
 }
 
 #[tokio::test]
+async fn no_rotation_extends_a_session_beyond_its_absolute_lifetime() {
+    let app = TestApp::spawn_with(&[("SESSION_MAX_LIFETIME_SECONDS", "1209600")], None).await;
+    let mut tokens = app.signed_in("forever@example.com").await;
+    // Refreshed every six days, a stolen token would otherwise live for ever.
+    for _ in 0..2 {
+        app.advance(Duration::days(6));
+        tokens = refreshed(&app, &tokens.refresh_token).await;
+    }
+    app.advance(Duration::days(2) + Duration::seconds(1));
+    let response = app.refresh(&tokens.refresh_token).await;
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    expect_error(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+}
+
+#[tokio::test]
 async fn unknown_or_malformed_refresh_tokens_are_refused_without_side_effects() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("garbage@example.com").await;

@@ -67,8 +67,40 @@ async fn password_length_is_8_to_128_characters() {
         "validation_failed",
     )
     .await;
-    assert_eq!(app.register("p8@example.com", "12345678").await.status(), StatusCode::CREATED);
+    assert_eq!(app.register("p8@example.com", "k9#mQ2!x").await.status(), StatusCode::CREATED);
     assert_eq!(app.register("p128@example.com", &"ü".repeat(128)).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn the_most_common_passwords_are_refused_with_the_reason() {
+    let app = TestApp::spawn().await;
+    for common in ["password", "12345678", "qwertyuiop", "iloveyou", "Password1"] {
+        let body = expect_error(
+            app.register("common@example.com", common).await,
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        )
+        .await;
+        let errors = body.errors.unwrap();
+        assert_eq!(errors[0].field, "password");
+        assert!(errors[0].message.contains("most common passwords"), "{common}: {}", errors[0].message);
+    }
+    assert_eq!(app.register("common@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_password_with_a_nul_or_other_control_character_is_refused() {
+    let app = TestApp::spawn().await;
+    // bcrypt would read only up to the NUL, so `abcdefgh` would open the account.
+    for password in ["abcdefgh\0abcdefgh", "tab\tseparated words", "two\nlines here"] {
+        let body =
+            expect_error(app.register("nul@example.com", password).await, StatusCode::BAD_REQUEST, "validation_failed")
+                .await;
+        assert!(body.errors.unwrap()[0].message.contains("control characters"), "{password:?}");
+    }
+    assert_eq!(app.register("nul@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+    let with_nul = format!("{PASSWORD}\0anything");
+    expect_error(app.login("nul@example.com", &with_nul).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
 #[tokio::test]

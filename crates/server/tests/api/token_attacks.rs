@@ -167,11 +167,43 @@ async fn a_token_of_another_type_is_refused() {
 }
 
 #[tokio::test]
-async fn an_expired_token_is_refused() {
+async fn an_expired_token_is_refused_with_its_own_code_so_clients_know_to_refresh() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("late@example.com").await;
     app.advance(Duration::minutes(16));
-    assert_refused(&app, &tokens.access_token, "token_expired").await;
+    assert_eq!(app.validate(&tokens.access_token).await, json!({"valid": false, "error": "token_expired"}));
+    let response = app.http.get(app.api("/credits/balance")).bearer_auth(&tokens.access_token).send().await.unwrap();
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("invalid_token") && challenge.contains("expired"), "{challenge}");
+    expect_error(response, StatusCode::UNAUTHORIZED, "token_expired").await;
+}
+
+/// Our own key signing a header and claims of the test's choosing.
+fn signed_raw(header: &Value, claims: &Value) -> String {
+    let key = EncodingKey::from_rsa_pem(shared_rsa_pem().as_bytes()).unwrap();
+    let message = format!("{}.{}", b64(header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256).unwrap();
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn a_token_not_valid_before_a_future_time_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut claims = serde_json::to_value(live_claims(&app).await).unwrap();
+    claims["nbf"] = json!(claims["iat"].as_i64().unwrap() + 3600);
+    let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "test-key"});
+    assert_refused(&app, &signed_raw(&header, &claims), "token_not_yet_valid").await;
+}
+
+#[tokio::test]
+async fn a_critical_header_the_verifier_does_not_understand_is_refused() {
+    let app = TestApp::spawn().await;
+    let claims = serde_json::to_value(live_claims(&app).await).unwrap();
+    let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "test-key", "crit": ["b64"], "b64": false});
+    assert_refused(&app, &signed_raw(&header, &claims), "unsupported_critical_header").await;
+    // The same claims and key without `crit` are accepted: the refusal is about the header.
+    let plain = json!({"alg": "RS256", "typ": "at+jwt", "kid": "test-key"});
+    assert_eq!(app.validate(&signed_raw(&plain, &claims)).await["valid"], true);
 }
 
 #[tokio::test]
