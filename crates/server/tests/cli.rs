@@ -137,22 +137,14 @@ fn healthcheck_fails_when_nothing_answers() {
     assert!(text(&output.stderr).contains("no answer"));
 }
 
-/// `serve` with no configuration at all: SQLite under ./data, a development key with a loud
-/// warning, migrations applied; `healthcheck` sees it; SIGTERM stops it cleanly.
-#[test]
-fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
-    let dir = empty_dir();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut server = command(&dir, &["serve"], &[("LISTEN_ADDR", listen.as_str()), ("BCRYPT_COST", "4")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
+/// Runs `serve` until it answers `healthcheck`, then sends SIGTERM (as a container runtime
+/// does); returns whether it became healthy, whether it exited 0, and everything it printed.
+fn serve_once(dir: &Path, env: &[(&str, &str)]) -> (bool, bool, String) {
+    let listen = env.iter().find(|(name, _)| *name == "LISTEN_ADDR").expect("LISTEN_ADDR is given").1;
+    let server = command(dir, &["serve"], env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let healthy = loop {
-        let check = run(&dir, &["healthcheck"], &[("LISTEN_ADDR", listen.as_str())]);
-        if check.status.success() {
+        if run(dir, &["healthcheck"], &[("LISTEN_ADDR", listen)]).status.success() {
             break true;
         }
         if Instant::now() > deadline {
@@ -160,16 +152,20 @@ fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // SIGTERM, as a container runtime sends it.
     let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-    let status = server.wait().unwrap();
-    let mut logs = String::new();
-    use std::io::Read;
-    server.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
-    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let output = server.wait_with_output().unwrap();
+    (healthy, output.status.success(), text(&output.stdout) + &text(&output.stderr))
+}
 
+/// `serve` with no configuration at all: SQLite under ./data, a development key, migrations
+/// applied, a start-up summary; `healthcheck` sees it; SIGTERM stops it cleanly.
+#[test]
+fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
+    let dir = empty_dir();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (healthy, exited_cleanly, logs) = serve_once(&dir, &[("LISTEN_ADDR", listen.as_str()), ("BCRYPT_COST", "4")]);
     assert!(healthy, "the server never answered /health:\n{logs}");
-    assert!(status.success(), "graceful shutdown exits 0:\n{logs}");
+    assert!(exited_cleanly, "graceful shutdown exits 0:\n{logs}");
     assert!(dir.join("data/mana.db").exists());
     let keys: Vec<_> = std::fs::read_dir(dir.join("data/keys")).unwrap().collect();
     assert_eq!(keys.len(), 1, "one development key");
@@ -184,34 +180,43 @@ fn serve_starts_with_no_configuration_and_stops_on_sigterm() {
     ] {
         assert!(logs.contains(&expected), "{expected:?} missing from:\n{logs}");
     }
-    // Output to a pipe is plain text, and latencies are not printed to 17 digits.
+    // Output to a pipe is plain text.
     assert!(!logs.contains('\u{1b}'), "no colour codes outside a terminal:\n{logs}");
 }
 
 /// The development-mode warning is given on every start, not only when the key is made.
 #[test]
-fn every_development_start_warns_and_says_where_it_is() {
+fn every_development_start_warns() {
     let dir = empty_dir();
     for _ in 0..2 {
         let listen = format!("127.0.0.1:{}", free_port());
-        let server = command(&dir, &["serve"], &[("LISTEN_ADDR", listen.as_str())])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !run(&dir, &["healthcheck"], &[("LISTEN_ADDR", listen.as_str())]).status.success() {
-            assert!(Instant::now() < deadline, "the server never answered");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-        let output = server.wait_with_output().unwrap();
-        let logs = text(&output.stdout) + &text(&output.stderr);
-        assert!(logs.contains("DEVELOPMENT MODE"), "{logs}");
+        let (healthy, _, logs) = serve_once(&dir, &[("LISTEN_ADDR", listen.as_str())]);
+        assert!(healthy && logs.contains("DEVELOPMENT MODE"), "{logs}");
     }
 }
 
-/// A migrated SQLite database in `dir` with one registered user, made through the library.
+/// Connected as a superuser, the service would not be held to row-level security: it says so.
+#[test]
+fn a_database_role_that_bypasses_row_level_security_is_warned_about() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        // Only the PostgreSQL run of the suite has a server to ask.
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_store, owner_url) = runtime.block_on(mana_store_postgres::testing::fresh_database(1)).unwrap();
+    let database = owner_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let admin = mana_store_postgres::testing::admin_url();
+    let superuser_url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
+    let dir = empty_dir();
+    for (url, warned) in [(superuser_url.as_str(), true), (owner_url.as_str(), false)] {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let (healthy, _, logs) = serve_once(&dir, &[("LISTEN_ADDR", listen.as_str()), ("DATABASE_URL", url)]);
+        assert!(healthy, "{logs}");
+        assert_eq!(logs.contains("row-level security does not apply"), warned, "{logs}");
+        assert!(logs.contains(&format!("/{database}")), "the summary names the database: {logs}");
+    }
+}
+
 fn database_with_user(dir: &Path, email: &str) -> String {
     let url = format!("sqlite://{}/ledger.db", dir.display());
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -369,4 +374,46 @@ fn keys_rotate_adds_a_key_and_retires_only_keys_superseded_long_ago() {
     assert!(![oldest.kid(), previous.kid(), current.kid()].contains(&ring.signing_key().kid()));
     assert!(ring.get(previous.kid()).is_some() && ring.get(current.kid()).is_some());
     assert!(ring.get(oldest.kid()).is_none());
+}
+
+/// A plain HTTP GET, enough for a test of the binary.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// `keys rotate` while the service runs: on SIGHUP it reads the key directory again, and the
+/// new key is published (and signs) without a restart.
+#[test]
+fn sighup_makes_a_running_service_pick_up_a_rotated_key() {
+    let dir = empty_dir();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("LISTEN_ADDR", listen.as_str()), ("KEYS_RELOAD_INTERVAL_SECONDS", "0")];
+    let server = command(&dir, &["serve"], &env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !run(&dir, &["healthcheck"], &[("LISTEN_ADDR", listen.as_str())]).status.success() {
+        assert!(Instant::now() < deadline, "the server never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = http_get(&listen, "/.well-known/jwks.json");
+    assert_eq!(before.matches("\"kid\"").count(), 1, "{before}");
+    let rotated = run(&dir, &["keys", "rotate", "--dir", "data/keys"], &[]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let _ = Command::new("kill").arg("-HUP").arg(server.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let jwks = http_get(&listen, "/.well-known/jwks.json");
+        if jwks.matches("\"kid\"").count() == 2 || Instant::now() > deadline {
+            break jwks;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let status = server.wait_with_output().unwrap().status;
+    assert_eq!(after.matches("\"kid\"").count(), 2, "both keys published after SIGHUP: {after}");
+    assert!(status.success(), "SIGHUP does not stop the service");
 }

@@ -179,17 +179,10 @@ mod tests {
     use chrono::{Duration, Utc};
 
     use super::*;
-    use crate::tokens::{KeyAlgorithm, KeyRing, SigningKey};
+    use crate::tokens::KeyAlgorithm;
 
     fn tokens(algorithm: KeyAlgorithm) -> AccessTokens {
-        let (key, _) = SigningKey::generate(algorithm, "k".into(), 1).unwrap();
-        let settings = AccessTokenSettings {
-            issuer: "https://issuer.test".into(),
-            audience: "apps".into(),
-            ttl: Duration::minutes(15),
-            leeway: Duration::seconds(30),
-        };
-        AccessTokens::new(KeyRing::new(vec![key]).unwrap(), settings)
+        crate::tokens::test_tokens(algorithm)
     }
 
     #[test]

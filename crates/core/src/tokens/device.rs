@@ -68,17 +68,9 @@ impl AccessTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::{AccessTokenSettings, KeyAlgorithm, KeyRing, SigningKey};
 
     fn tokens() -> AccessTokens {
-        let (key, _) = SigningKey::generate(KeyAlgorithm::EdDsa, "k".into(), 1).unwrap();
-        let settings = AccessTokenSettings {
-            issuer: "https://issuer.test".into(),
-            audience: "apps".into(),
-            ttl: Duration::minutes(15),
-            leeway: Duration::seconds(30),
-        };
-        AccessTokens::new(KeyRing::new(vec![key]).unwrap(), settings)
+        crate::tokens::test_tokens(crate::tokens::KeyAlgorithm::EdDsa)
     }
 
     #[test]

@@ -13,3 +13,16 @@ pub use refresh::{RefreshToken, TokenHash};
 /// Why an access token was refused; the wire crate owns it so that `/auth/validate`'s
 /// `error` and the SDKs share one list.
 pub use mana_proto::TokenRejection;
+
+/// An access-token issuer for unit tests: one fresh key of `algorithm`, fixed settings.
+#[cfg(test)]
+pub(crate) fn test_tokens(algorithm: KeyAlgorithm) -> AccessTokens {
+    let (key, _) = SigningKey::generate(algorithm, "k".into(), 1).expect("a test key");
+    let settings = AccessTokenSettings {
+        issuer: "https://issuer.test".into(),
+        audience: "apps".into(),
+        ttl: chrono::Duration::minutes(15),
+        leeway: chrono::Duration::seconds(30),
+    };
+    AccessTokens::new(KeyRing::new(vec![key]).expect("one key"), settings)
+}

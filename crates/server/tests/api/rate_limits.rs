@@ -10,6 +10,19 @@ use serde_json::json;
 
 use crate::common::{PASSWORD, TestApp, expect_error, metric_sample};
 
+/// `count` logins with distinct wrong passwords for `email`, all at once, spread over `apps`;
+/// the statuses in completion order.
+pub async fn parallel_wrong_logins(apps: &[&TestApp], email: &str, count: usize) -> Vec<StatusCode> {
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..count {
+        let app = apps[n % apps.len()];
+        let (http, url) = (app.http.clone(), app.api("/auth/login"));
+        let guess = json!({"email": email, "password": format!("wrong guess {n}")});
+        guesses.spawn(async move { http.post(url).json(&guess).send().await.unwrap().status() });
+    }
+    guesses.join_all().await
+}
+
 /// Asserts a 429 envelope and returns its `Retry-After` in seconds.
 pub async fn expect_rate_limited(response: Response, code: &str) -> u64 {
     let retry_after: u64 = response
@@ -107,13 +120,7 @@ async fn parallel_guesses_cannot_exceed_the_failure_budget() {
     let app =
         TestApp::spawn_with(&[("LOGIN_FAILURES_PER_ACCOUNT", "10"), ("PASSWORD_HASH_CONCURRENCY", "2")], None).await;
     app.register("target@example.com", PASSWORD).await;
-    let mut guesses = tokio::task::JoinSet::new();
-    for n in 0..29 {
-        let (http, url) = (app.http.clone(), app.api("/auth/login"));
-        let guess = json!({"email": "target@example.com", "password": format!("wrong guess {n}")});
-        guesses.spawn(async move { http.post(url).json(&guess).send().await.unwrap().status() });
-    }
-    let statuses = guesses.join_all().await;
+    let statuses = parallel_wrong_logins(&[&app], "target@example.com", 29).await;
     let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!((checked, refused), (10, 19), "only the budget's worth of passwords were checked: {statuses:?}");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::common::{PASSWORD, TestApp, metric_sample};
-use crate::rate_limits::expect_rate_limited;
+use crate::rate_limits::{expect_rate_limited, parallel_wrong_logins};
 use crate::redis_server::RedisServer;
 
 async fn spawn_with_redis(redis: &RedisServer, prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
@@ -58,14 +58,7 @@ async fn parallel_guesses_through_two_instances_cannot_exceed_the_shared_budget(
     let a = spawn_with_redis(&redis, "race:", &budget).await;
     let b = spawn_with_redis(&redis, "race:", &budget).await;
     a.register("raced@example.com", PASSWORD).await;
-    let mut guesses = tokio::task::JoinSet::new();
-    for n in 0..16 {
-        let app = if n % 2 == 0 { &a } else { &b };
-        let (http, url) = (app.http.clone(), app.api("/auth/login"));
-        let guess = serde_json::json!({"email": "raced@example.com", "password": format!("guess number {n}")});
-        guesses.spawn(async move { http.post(url).json(&guess).send().await.unwrap().status() });
-    }
-    let statuses = guesses.join_all().await;
+    let statuses = parallel_wrong_logins(&[&a, &b], "raced@example.com", 16).await;
     let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     assert_eq!(checked, 5, "{statuses:?}");
     // A successful login gives its reserved failure back: signing in often locks nobody out.
