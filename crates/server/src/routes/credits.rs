@@ -35,9 +35,9 @@ async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> R
     Ok(Json(balance_view(&balance, state.credits().policy())))
 }
 
-/// Spends credits: daily allowance first, then free, then paid. Answers with the stored
-/// response on a replay, so the body is passed through as it is. The idempotency key may come
-/// in the body or as the `Idempotency-Key` header (not both with different values).
+/// Spends credits: daily allowance first, then free, then paid. A retry with the same
+/// idempotency key (in the body, or as the `Idempotency-Key` header) answers the first
+/// response again and spends nothing more.
 #[utoipa::path(post, path = "/credits/use", tag = "credits", security(("bearer" = [])), request_body = UseCreditsRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotencyKey` in the body", pattern = r"^[!-~]{1,255}$")),
     responses(
