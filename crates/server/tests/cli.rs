@@ -1,6 +1,8 @@
 //! The binary as an operator meets it: each test runs `mana-core-auth` in an empty directory
 //! with a clean environment.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,6 +1,8 @@
 //! Secrets never reach the logs. A full flow touches every kind of secret; everything logged
 //! at debug level, as JSON, is then searched for them.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #[allow(dead_code)]
 #[path = "api/common.rs"]
 mod common;

@@ -3,6 +3,8 @@
 //! connections, so consecutive transactions of one client connection land on different
 //! server connections. Works only if nothing relies on session state outside a transaction.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #[allow(dead_code)] // shared with the HTTP suite, which uses all of it
 #[path = "api/common.rs"]
 mod common;

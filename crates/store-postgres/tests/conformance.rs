@@ -1,5 +1,7 @@
 //! The shared storage suite against PostgreSQL, each test on a fresh database.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 use std::sync::Arc;
 
 use mana_store_conformance::{SharedStore, conformance_suite};

@@ -2,6 +2,8 @@
 //! back only that user's rows; with no claims, nothing; writes to other users' rows are refused;
 //! and none of it outlives the transaction.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 use std::sync::Arc;
 
 use mana_store_conformance::{SharedStore, credit_fixture, new_session, spend_with_key, t0};

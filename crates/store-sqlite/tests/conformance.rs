@@ -1,6 +1,8 @@
 //! The shared storage suite against SQLite, each test on a fresh database file (a file, not
 //! `:memory:`, so that concurrency tests see real locking between pooled connections).
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 use std::sync::Arc;
 
 use mana_store_conformance::{SharedStore, conformance_suite};

@@ -1,5 +1,7 @@
 //! HTTP tests: each starts the real server on port 0 and talks to it over HTTP.
 
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 mod common;
 mod redis_server;
 
