@@ -5,6 +5,7 @@
 
 // Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
+
 #[allow(dead_code)] // shared with the HTTP suite, which uses all of it
 #[path = "api/common.rs"]
 mod common;

@@ -2,6 +2,7 @@
 
 // Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
+
 use mana_store_conformance::{SharedStore, create_user};
 use mana_store_sqlite::SqliteStore;
 use std::sync::Arc;

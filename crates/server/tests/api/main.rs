@@ -2,6 +2,7 @@
 
 // Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
+
 mod common;
 mod redis_server;
 
