@@ -3,8 +3,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use mana_core::clock::{Clock, ManualClock};
 use mana_core::credits::{
-    Account, Bucket, CreditPolicy, CreditService, Credits, SpendRequest, SystemAccount, TransactionKind,
-    TransactionPage, verify_ledger,
+    Account, BalanceSummary, Bucket, CreditPolicy, CreditService, Credits, SpendRequest, SystemAccount,
+    TransactionKind, TransactionPage, verify_ledger,
 };
 use mana_core::error::Error;
 use mana_core::ids::UserId;
@@ -55,21 +55,24 @@ pub async fn registration_opens_the_credit_account(store: SharedStore) {
 pub async fn spending_takes_daily_then_free_then_paid(store: SharedStore) {
     let (credits, _, user) = credit_fixture(&store, CreditPolicy::default()).await;
     credits.grant_paid(user, 100, "support credit").await.unwrap();
-    let response = credits.spend(user, spend(200)).await.unwrap();
-    assert_eq!(response["success"], true);
-    assert_eq!(response["transaction"]["type"], "usage");
-    assert_eq!(response["transaction"]["amount"], -200);
-    assert_eq!(response["transaction"]["balanceAfter"], 55);
-    assert_eq!(response["transaction"]["appId"], "chat");
+    let receipt = credits.spend(user, spend(200)).await.unwrap();
+    assert_eq!(receipt.transaction.kind, TransactionKind::Usage);
+    assert_eq!(receipt.transaction.amount, Credits(-200));
+    assert_eq!(receipt.transaction.balance_after, Credits(55));
+    assert_eq!(receipt.transaction.app_id.as_deref(), Some("chat"));
     assert_eq!(
-        response["newBalance"],
-        json!({
-            "balance": 55, "freeCreditsRemaining": 0, "dailyFreeCredits": 0,
-            "nextDailyResetAt": response["newBalance"]["nextDailyResetAt"], "totalEarned": 255, "totalSpent": 200,
-        })
+        receipt.balance,
+        BalanceSummary {
+            paid: Credits(55),
+            free: Credits(0),
+            daily: Credits(0),
+            next_daily_reset_at: receipt.balance.next_daily_reset_at,
+            total_earned: Credits(255),
+            total_spent: Credits(200),
+        }
     );
 
-    let id = response["transaction"]["id"].as_str().unwrap().parse().unwrap();
+    let id = receipt.transaction.id;
     let mut postings: Vec<_> =
         store.transaction_postings(id).await.unwrap().into_iter().map(|p| (p.account, p.amount)).collect();
     postings.sort_by(|a, b| a.0.cmp(&b.0));
@@ -118,9 +121,9 @@ pub async fn the_daily_allowance_resets_lazily_once_per_period(store: SharedStor
 
     // A spend is what notices the next period.
     clock.advance(Duration::hours(24));
-    let response = credits.spend(user, spend(7)).await.unwrap();
-    assert_eq!(response["newBalance"]["dailyFreeCredits"], 0);
-    assert_eq!(response["newBalance"]["freeCreditsRemaining"], 148);
+    let receipt = credits.spend(user, spend(7)).await.unwrap();
+    assert_eq!(receipt.balance.daily, Credits(0));
+    assert_eq!(receipt.balance.free, Credits(148));
     assert_ledger_sound(&store).await;
 }
 
@@ -149,7 +152,7 @@ pub async fn idempotency_keys_are_scoped_to_their_user(store: SharedStore) {
     let (_, _, bob) = credit_fixture(&store, CreditPolicy::default()).await;
     let a = credits.spend(alice, spend_with_key(10, "same-key")).await.unwrap();
     let b = credits.spend(bob, spend_with_key(20, "same-key")).await.unwrap();
-    assert_ne!(a["transaction"]["id"], b["transaction"]["id"]);
+    assert_ne!(a.transaction.id, b.transaction.id);
     assert_eq!(credits.balance(bob).await.unwrap().total(), Credits(135));
 }
 

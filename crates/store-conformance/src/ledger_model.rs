@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Duration, Utc};
 use mana_core::clock::Clock;
-use mana_core::credits::CreditPolicy;
+use mana_core::credits::{CreditPolicy, SpendReceipt};
 use mana_core::error::Error;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -40,7 +40,7 @@ struct Model {
     paid: i64,
     reset_at: DateTime<Utc>,
     /// Key → (amount, the response first given).
-    keys: HashMap<String, (i64, Option<serde_json::Value>)>,
+    keys: HashMap<String, (i64, Option<SpendReceipt>)>,
 }
 
 #[derive(Debug, PartialEq)]

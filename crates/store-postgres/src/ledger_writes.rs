@@ -59,7 +59,7 @@ pub async fn read_snapshot(
             Some(IdempotencyRecord {
                 key,
                 request_hash: hash.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("bad request hash")))?,
-                response: db(row.try_get("response"))?,
+                receipt: db(row.try_get::<sqlx::types::Json<_>, _>("response"))?.0,
                 created_at: db(row.try_get("i_created_at"))?,
             })
         }
@@ -164,7 +164,7 @@ async fn insert_idempotency(conn: &mut PgConnection, user: UserId, record: &Idem
     .bind(user.0)
     .bind(&record.key)
     .bind(record.request_hash.as_slice())
-    .bind(&record.response)
+    .bind(sqlx::types::Json(&record.receipt))
     .bind(record.created_at)
     .execute(&mut *conn)
     .await)?;

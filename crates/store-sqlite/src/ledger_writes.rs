@@ -55,7 +55,7 @@ pub async fn read_snapshot(
             Some(IdempotencyRecord {
                 key,
                 request_hash: hash.try_into().map_err(|_| StoreError::Other(anyhow::anyhow!("bad request hash")))?,
-                response: serde_json::from_str(&response).map_err(|e| StoreError::Other(e.into()))?,
+                receipt: serde_json::from_str(&response).map_err(|e| StoreError::Other(e.into()))?,
                 created_at: time(db(row.try_get("i_created_at"))?)?,
             })
         }
@@ -160,7 +160,7 @@ async fn insert_idempotency(conn: &mut SqliteConnection, user: UserId, record: &
     .bind(user.to_string())
     .bind(&record.key)
     .bind(record.request_hash.as_slice())
-    .bind(record.response.to_string())
+    .bind(serde_json::to_string(&record.receipt).map_err(|e| StoreError::Other(e.into()))?)
     .bind(micros(record.created_at))
     .execute(&mut *conn)
     .await)?;

@@ -109,7 +109,8 @@ pub struct Posting {
     pub amount: Credits,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TransactionKind {
     Purchase,
     Usage,

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mana_proto::{FieldError, UseCreditsResponse};
+use mana_proto::FieldError;
 use serde_json::json;
 
-use super::view::{balance_view, transaction_view};
-use super::{Balance, Bucket, CreditPolicy, Credits, Memo, MovementError, Movements, SystemAccount, TransactionKind};
+use super::{
+    Balance, BalanceSummary, Bucket, CreditPolicy, Credits, Memo, MovementError, Movements, SpendReceipt,
+    SystemAccount, TransactionKind,
+};
 use crate::clock::Clock;
 use crate::crypto::sha256;
 use crate::error::{Error, Result};
@@ -89,10 +91,10 @@ impl CreditService {
         }
     }
 
-    /// Spends credits (daily allowance, then free, then paid) and answers with the response
-    /// body. With an idempotency key, a repeat of the same request gets the original response
-    /// and moves nothing; a different request under the same key is refused.
-    pub async fn spend(&self, user: UserId, request: SpendRequest) -> Result<serde_json::Value> {
+    /// Spends credits (daily allowance, then free, then paid) and answers with the receipt.
+    /// With an idempotency key, a repeat of the same request gets the original receipt and
+    /// moves nothing; a different request under the same key is refused.
+    pub async fn spend(&self, user: UserId, request: SpendRequest) -> Result<SpendReceipt> {
         let spend = validate_spend(request)?;
         let request_hash = spend_hash(&spend);
         let now = self.clock.now();
@@ -101,11 +103,11 @@ impl CreditService {
         let (app, amount) = (spend.app_id.clone(), spend.amount.0);
         let decide = move |snapshot: &CreditSnapshot| decide_spend(&spend, request_hash, &policy, now, snapshot);
         match self.update(user, key.as_deref(), &decide).await? {
-            CreditOutcome::Moved { response, .. } => {
+            CreditOutcome::Spent(receipt) => {
                 crate::telemetry::credits_spent(&app, amount);
-                Ok(response)
+                Ok(receipt)
             }
-            CreditOutcome::Replayed(response) => Ok(response),
+            CreditOutcome::Replayed(receipt) => Ok(receipt),
             CreditOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
             CreditOutcome::Insufficient(_) => Err(Error::InsufficientCredits),
             other => Err(unexpected(other)),
@@ -141,14 +143,14 @@ impl CreditService {
             match granted {
                 Ok(transaction) => {
                     let balance = movements.balance().clone();
-                    let outcome = CreditOutcome::Moved { transaction, balance, response: json!(null) };
+                    let outcome = CreditOutcome::Granted { transaction, balance };
                     CreditDecision { changes: changes(movements, None, None), outcome }
                 }
                 Err(_) => CreditDecision { changes: None, outcome: CreditOutcome::Overflow },
             }
         };
         match self.update(user, None, &decide).await? {
-            CreditOutcome::Moved { transaction, balance, .. } => Ok((transaction, balance)),
+            CreditOutcome::Granted { transaction, balance } => Ok((transaction, balance)),
             other => Err(unexpected(other)),
         }
     }
@@ -210,7 +212,7 @@ fn decide_spend(
 ) -> CreditDecision {
     if let Some(previous) = &snapshot.idempotency {
         let outcome = if crate::crypto::constant_time_eq(&previous.request_hash, &request_hash) {
-            CreditOutcome::Replayed(previous.response.clone())
+            CreditOutcome::Replayed(previous.receipt.clone())
         } else {
             CreditOutcome::KeyReused
         };
@@ -233,24 +235,12 @@ fn decide_spend(
         }
         Err(MovementError::Overflow) => return CreditDecision { changes: None, outcome: CreditOutcome::Overflow },
     };
-    let balance = movements.balance().clone();
-    let response = UseCreditsResponse {
-        success: true,
-        transaction: transaction_view(&(&transaction).into()),
-        new_balance: balance_view(&balance, policy),
-    };
-    let response = serde_json::to_value(response).unwrap_or(serde_json::Value::Null);
+    let receipt =
+        SpendReceipt { transaction: (&transaction).into(), balance: BalanceSummary::of(movements.balance(), policy) };
     let usage = UsageIncrement { app_id: spend.app_id.clone(), day: now.date_naive(), credits: spend.amount };
-    let idempotency = spend.key.clone().map(|key| IdempotencyRecord {
-        key,
-        request_hash,
-        response: response.clone(),
-        created_at: now,
-    });
-    CreditDecision {
-        changes: changes(movements, Some(usage), idempotency),
-        outcome: CreditOutcome::Moved { transaction, balance, response },
-    }
+    let idempotency =
+        spend.key.clone().map(|key| IdempotencyRecord { key, request_hash, receipt: receipt.clone(), created_at: now });
+    CreditDecision { changes: changes(movements, Some(usage), idempotency), outcome: CreditOutcome::Spent(receipt) }
 }
 
 /// The writes of a decision, or none if nothing moved.

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::StoreResult;
-use crate::credits::{Balance, Bucket, Credits, LedgerTransaction, Posting, TransactionKind};
+use crate::credits::{Balance, Bucket, Credits, LedgerTransaction, Posting, SpendReceipt, TransactionKind};
 use crate::ids::UserId;
 
 /// A stored answer to an idempotent request, kept in the same transaction as its movement.
@@ -14,7 +14,7 @@ pub struct IdempotencyRecord {
     pub key: String,
     /// SHA-256 of the request's parameters, to tell a retry from a different request.
     pub request_hash: [u8; 32],
-    pub response: serde_json::Value,
+    pub receipt: SpendReceipt,
     pub created_at: DateTime<Utc>,
 }
 
@@ -50,10 +50,12 @@ pub struct CreditChanges {
 pub enum CreditOutcome {
     /// The balance after any due daily reset.
     Balance(Balance),
-    /// A movement happened; the response to send (and stored for replays).
-    Moved { transaction: LedgerTransaction, balance: Balance, response: serde_json::Value },
-    /// The same request was made before under this key: its original response.
-    Replayed(serde_json::Value),
+    /// Credits were granted.
+    Granted { transaction: LedgerTransaction, balance: Balance },
+    /// Credits were spent (and the receipt stored with the key, if there is one).
+    Spent(SpendReceipt),
+    /// The same request was made before under this key: its original receipt.
+    Replayed(SpendReceipt),
     /// The key was used before for a different request.
     KeyReused,
     /// The buckets together cannot cover the amount.
@@ -71,10 +73,13 @@ pub struct CreditDecision {
 /// A pure function from what is stored to what to write.
 pub type Decide<'a> = &'a (dyn Fn(&CreditSnapshot) -> CreditDecision + Send + Sync);
 
-/// A ledger transaction as listed to its user (postings omitted).
-#[derive(Debug, Clone, PartialEq)]
+/// A ledger transaction as listed to its user (postings omitted). Stored inside receipts,
+/// under the names receipts have always used.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TransactionView {
     pub id: Uuid,
+    #[serde(rename = "type")]
     pub kind: TransactionKind,
     pub amount: Credits,
     pub balance_after: Credits,

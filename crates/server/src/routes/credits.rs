@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, header};
 use mana_core::Error;
-use mana_core::credits::{SpendRequest, TransactionPage, balance_view, package_view, purchase_view, transaction_view};
+use mana_core::credits::{BalanceSummary, SpendRequest, TransactionPage};
 use mana_proto::{
     CreditBalance, CreditPackageView, CreditTransaction, ErrorBody, FieldError, PurchaseView, TransactionsQuery,
     UseCreditsRequest, UseCreditsResponse,
@@ -13,6 +13,7 @@ use mana_proto::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::views::{balance_view, package_view, purchase_view, spend_response, transaction_view};
 use crate::http::{ApiError, AuthUser, JsonBody, QueryParams};
 use crate::state::AppState;
 
@@ -32,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 ))]
 async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<CreditBalance>, ApiError> {
     let balance = state.credits().balance(caller.user_id).await?;
-    Ok(Json(balance_view(&balance, state.credits().policy())))
+    Ok(Json(balance_view(&BalanceSummary::of(&balance, state.credits().policy()))))
 }
 
 /// Spends credits: daily allowance first, then free, then paid. A retry with the same
@@ -52,7 +53,7 @@ async fn use_credits(
     AuthUser(caller): AuthUser,
     headers: HeaderMap,
     JsonBody(body): JsonBody<UseCreditsRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UseCreditsResponse>, ApiError> {
     let idempotency_key = idempotency_key(&headers, body.idempotency_key)?;
     let request = SpendRequest {
         amount: body.amount,
@@ -61,7 +62,7 @@ async fn use_credits(
         idempotency_key,
         metadata: body.metadata,
     };
-    Ok(Json(state.credits().spend(caller.user_id, request).await?))
+    Ok(Json(spend_response(&state.credits().spend(caller.user_id, request).await?)))
 }
 
 /// The key from the body or the `Idempotency-Key` header (the convention of payment APIs);

@@ -7,6 +7,7 @@ mod discovery;
 mod docs;
 mod health;
 pub mod openapi;
+mod views;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

@@ -1,21 +1,20 @@
-//! Domain values as the API shows them.
+//! Domain values as the API shows them: the only place where credit types become wire types.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use mana_proto::{CreditBalance, CreditPackageView, CreditTransaction, PurchaseView};
-
-use super::{Balance, CreditPolicy, LedgerTransaction};
-use crate::store::{CreditPackage, Purchase, TransactionView};
+use mana_core::credits::{BalanceSummary, SpendReceipt};
+use mana_core::store::{CreditPackage, Purchase, TransactionView};
+use mana_proto::{CreditBalance, CreditPackageView, CreditTransaction, PurchaseView, UseCreditsResponse};
 
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub fn balance_view(balance: &Balance, policy: &CreditPolicy) -> CreditBalance {
+pub fn balance_view(balance: &BalanceSummary) -> CreditBalance {
     CreditBalance {
         balance: balance.paid.0,
         free_credits_remaining: balance.free.0,
         daily_free_credits: balance.daily.0,
-        next_daily_reset_at: timestamp(balance.next_daily_reset_at(policy)),
+        next_daily_reset_at: timestamp(balance.next_daily_reset_at),
         total_earned: balance.total_earned.0,
         total_spent: balance.total_spent.0,
     }
@@ -34,18 +33,11 @@ pub fn transaction_view(transaction: &TransactionView) -> CreditTransaction {
     }
 }
 
-impl From<&LedgerTransaction> for TransactionView {
-    fn from(t: &LedgerTransaction) -> Self {
-        TransactionView {
-            id: t.id,
-            kind: t.kind,
-            amount: t.amount,
-            balance_after: t.balance_after,
-            app_id: t.app_id.clone(),
-            description: t.description.clone(),
-            metadata: t.metadata.clone(),
-            created_at: t.created_at,
-        }
+pub fn spend_response(receipt: &SpendReceipt) -> UseCreditsResponse {
+    UseCreditsResponse {
+        success: true,
+        transaction: transaction_view(&receipt.transaction),
+        new_balance: balance_view(&receipt.balance),
     }
 }
 
