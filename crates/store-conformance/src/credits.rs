@@ -30,7 +30,11 @@ pub fn spend_with_key(amount: i64, key: &str) -> SpendRequest {
 
 pub async fn assert_ledger_sound(store: &SharedStore) {
     let problems = verify_ledger(&store.ledger_facts().await.unwrap());
-    assert!(problems.is_empty(), "ledger verify found:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "ledger verify found:\n{}",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    );
 }
 
 fn no_free_credits() -> CreditPolicy {

@@ -13,4 +13,4 @@ pub use ledger::{Account, Bucket, LedgerTransaction, Posting, SystemAccount, Tra
 pub use movements::{Balance, CreditPolicy, Memo, MovementError, Movements};
 pub use receipt::{BalanceSummary, SpendReceipt};
 pub use service::{CreditService, MAX_SPEND, SpendRequest, TransactionPage};
-pub use verify::verify_ledger;
+pub use verify::{Violation, verify_ledger};

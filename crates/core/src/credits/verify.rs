@@ -1,21 +1,131 @@
 //! The invariants of the ledger, checked over the aggregates a store reports.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use uuid::Uuid;
 
 use super::{Bucket, Credits};
 use crate::ids::UserId;
 use crate::store::LedgerFacts;
 
-/// Every broken invariant, one readable line each; empty when the ledger is sound.
-pub fn verify_ledger(facts: &LedgerFacts) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (id, sum, postings) in &facts.unbalanced {
-        problems.push(format!(
-            "transaction {id}: its {postings} postings sum to {sum}; they must sum to 0 over at least 2"
-        ));
+/// One broken invariant of the ledger. `Display` says it in a sentence for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// A transaction's postings do not sum to zero, or it has fewer than two.
+    Unbalanced {
+        transaction: Uuid,
+        sum: Credits,
+        postings: i64,
+    },
+    /// A transaction's stated amount is not what it moves on the user's buckets.
+    Misstated {
+        transaction: Uuid,
+        stated: Credits,
+        moved: Credits,
+    },
+    /// A cached bucket balance differs from the sum of its postings.
+    CachedBalanceDiffers {
+        user: UserId,
+        bucket: Bucket,
+        cached: Credits,
+        posted: Credits,
+    },
+    NegativeBucket {
+        user: UserId,
+        bucket: Bucket,
+        balance: Credits,
+    },
+    TotalEarnedDiffers {
+        user: UserId,
+        cached: Credits,
+        ledger: Credits,
+    },
+    TotalSpentDiffers {
+        user: UserId,
+        cached: Credits,
+        ledger: Credits,
+    },
+    /// More was spent than earned, or what is held is not earned − spent − expired.
+    HoldsWrongTotal {
+        user: UserId,
+        earned: Credits,
+        spent: Credits,
+        expired: Credits,
+        holds: Credits,
+    },
+    PostingsWithoutBalance {
+        user: UserId,
+        bucket: Bucket,
+    },
+    /// Usage statistics disagree with the usage transactions: (credits, uses) of each.
+    UsageDiffers {
+        user: UserId,
+        app: String,
+        day: NaiveDate,
+        ledger: (Credits, i64),
+        stats: (Credits, i64),
+    },
+    UsageWithoutLedger {
+        user: UserId,
+        app: String,
+        day: NaiveDate,
+        credits: Credits,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Unbalanced { transaction, sum, postings } => write!(
+                f,
+                "transaction {transaction}: its {postings} postings sum to {sum}; they must sum to 0 over at least 2"
+            ),
+            Violation::Misstated { transaction, stated, moved } => {
+                write!(
+                    f,
+                    "transaction {transaction}: states an amount of {stated} but moves {moved} on the user's buckets"
+                )
+            }
+            Violation::CachedBalanceDiffers { user, bucket, cached, posted } => {
+                write!(f, "user {user}: cached {} balance {cached} but its postings sum to {posted}", bucket.as_str())
+            }
+            Violation::NegativeBucket { user, bucket, balance } => {
+                write!(f, "user {user}: {} balance is negative ({balance})", bucket.as_str())
+            }
+            Violation::TotalEarnedDiffers { user, cached, ledger } => {
+                write!(f, "user {user}: total earned is {cached} but the ledger credits {ledger}")
+            }
+            Violation::TotalSpentDiffers { user, cached, ledger } => {
+                write!(f, "user {user}: total spent is {cached} but the ledger's usage is {ledger}")
+            }
+            Violation::HoldsWrongTotal { user, earned, spent, expired, holds } => {
+                write!(f, "user {user}: spent {spent} and expired {expired} of {earned} earned, yet holds {holds}")
+            }
+            Violation::PostingsWithoutBalance { user, bucket } => {
+                write!(f, "user {user}: has {} postings but no balance", bucket.as_str())
+            }
+            Violation::UsageDiffers { user, app, day, ledger, stats } => write!(
+                f,
+                "usage of {app} by user {user} on {day}: ledger has {} credits in {} uses, statistics {} in {}",
+                ledger.0, ledger.1, stats.0, stats.1
+            ),
+            Violation::UsageWithoutLedger { user, app, day, credits } => {
+                write!(f, "usage of {app} by user {user} on {day}: statistics count {credits} credits the ledger lacks")
+            }
+        }
     }
-    for (id, amount, net) in &facts.misstated {
-        problems.push(format!("transaction {id}: states an amount of {amount} but moves {net} on the user's buckets"));
+}
+
+/// Every broken invariant; empty when the ledger is sound.
+pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
+    let mut problems = Vec::new();
+    for &(transaction, sum, postings) in &facts.unbalanced {
+        problems.push(Violation::Unbalanced { transaction, sum, postings });
+    }
+    for &(transaction, stated, moved) in &facts.misstated {
+        problems.push(Violation::Misstated { transaction, stated, moved });
     }
 
     let posted: BTreeMap<(UserId, Bucket), Credits> = facts.posted.iter().map(|&(u, b, c)| ((u, b), c)).collect();
@@ -29,35 +139,27 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<String> {
             let cached = balance.bucket(bucket);
             let sum = posted.get(&(user, bucket)).copied().unwrap_or_default();
             if cached != sum {
-                problems.push(format!(
-                    "user {user}: cached {} balance {cached} but its postings sum to {sum}",
-                    bucket.as_str()
-                ));
+                problems.push(Violation::CachedBalanceDiffers { user, bucket, cached, posted: sum });
             }
             if cached.is_negative() {
-                problems.push(format!("user {user}: {} balance is negative ({cached})", bucket.as_str()));
+                problems.push(Violation::NegativeBucket { user, bucket, balance: cached });
             }
         }
         let (earned, spent, expired) = totals.get(&user).copied().unwrap_or_default();
         if balance.total_earned != earned {
-            problems
-                .push(format!("user {user}: total earned is {} but the ledger credits {earned}", balance.total_earned));
+            problems.push(Violation::TotalEarnedDiffers { user, cached: balance.total_earned, ledger: earned });
         }
         if balance.total_spent != spent {
-            problems
-                .push(format!("user {user}: total spent is {} but the ledger's usage is {spent}", balance.total_spent));
+            problems.push(Violation::TotalSpentDiffers { user, cached: balance.total_spent, ledger: spent });
         }
         let available = earned.0 - spent.0 - expired.0;
         if spent > earned || balance.total().0 != available {
-            problems.push(format!(
-                "user {user}: spent {spent} and expired {expired} of {earned} earned, yet holds {}",
-                balance.total()
-            ));
+            problems.push(Violation::HoldsWrongTotal { user, earned, spent, expired, holds: balance.total() });
         }
     }
-    for (user, bucket) in posted.keys() {
-        if !users_with_balance.contains(user) {
-            problems.push(format!("user {user}: has {} postings but no balance", bucket.as_str()));
+    for &(user, bucket) in posted.keys() {
+        if !users_with_balance.contains(&user) {
+            problems.push(Violation::PostingsWithoutBalance { user, bucket });
         }
     }
 
@@ -68,18 +170,12 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<String> {
     for ((user, app, day), ledger) in &from_ledger {
         let stats = from_stats.get(&(*user, app.clone(), *day)).copied().unwrap_or_default();
         if stats != *ledger {
-            problems.push(format!(
-                "usage of {app} by user {user} on {day}: ledger has {} credits in {} uses, statistics {} in {}",
-                ledger.0, ledger.1, stats.0, stats.1
-            ));
+            problems.push(Violation::UsageDiffers { user: *user, app: app.clone(), day: *day, ledger: *ledger, stats });
         }
     }
     for ((user, app, day), stats) in &from_stats {
         if !from_ledger.contains_key(&(*user, app.clone(), *day)) {
-            problems.push(format!(
-                "usage of {app} by user {user} on {day}: statistics count {} credits the ledger lacks",
-                stats.0
-            ));
+            problems.push(Violation::UsageWithoutLedger { user: *user, app: app.clone(), day: *day, credits: stats.0 });
         }
     }
     problems
