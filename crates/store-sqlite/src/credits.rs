@@ -3,7 +3,7 @@ use chrono::NaiveDate;
 use mana_core::credits::{Credits, Posting, TransactionKind};
 use mana_core::ids::UserId;
 use mana_core::store::{
-    CreditDecision, CreditPackage, CreditStore, Decide, LedgerFacts, Purchase, StoreError, StoreResult,
+    CreditDecision, CreditPackage, CreditStore, Decide, LedgerFacts, Purchase, PurchaseStatus, StoreError, StoreResult,
     TransactionView, UsageStat,
 };
 use sqlx::Row;
@@ -30,6 +30,10 @@ fn usage_stat(row: &SqliteRow) -> StoreResult<UsageStat> {
         credits_used: Credits(db(row.try_get("credits_used"))?),
         uses: db(row.try_get("uses"))?,
     })
+}
+
+fn purchase_status(text: &str) -> StoreResult<PurchaseStatus> {
+    PurchaseStatus::parse(text).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown purchase status {text:?}")))
 }
 
 #[async_trait]
@@ -156,7 +160,7 @@ impl CreditStore for SqliteStore {
                     credits: Credits(db(row.try_get("credits"))?),
                     amount_cents: db(row.try_get("amount_cents"))?,
                     currency: db(row.try_get("currency"))?,
-                    status: db(row.try_get("status"))?,
+                    status: purchase_status(&db(row.try_get::<String, _>("status"))?)?,
                     provider_reference: db(row.try_get("provider_reference"))?,
                     created_at: time(db(row.try_get("created_at"))?)?,
                     completed_at: optional_time(db(row.try_get("completed_at"))?)?,

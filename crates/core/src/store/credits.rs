@@ -101,6 +101,47 @@ pub struct CreditPackage {
     pub sort_order: i32,
 }
 
+/// Where a purchase stands (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PurchaseStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Canceled,
+    Refunded,
+    PartiallyRefunded,
+    Disputed,
+}
+
+impl PurchaseStatus {
+    pub const ALL: [PurchaseStatus; 7] = [
+        PurchaseStatus::Pending,
+        PurchaseStatus::Succeeded,
+        PurchaseStatus::Failed,
+        PurchaseStatus::Canceled,
+        PurchaseStatus::Refunded,
+        PurchaseStatus::PartiallyRefunded,
+        PurchaseStatus::Disputed,
+    ];
+
+    /// As stored and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurchaseStatus::Pending => "pending",
+            PurchaseStatus::Succeeded => "succeeded",
+            PurchaseStatus::Failed => "failed",
+            PurchaseStatus::Canceled => "canceled",
+            PurchaseStatus::Refunded => "refunded",
+            PurchaseStatus::PartiallyRefunded => "partially_refunded",
+            PurchaseStatus::Disputed => "disputed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
     pub id: Uuid,
@@ -110,7 +151,7 @@ pub struct Purchase {
     pub amount_cents: i64,
     pub currency: String,
     /// `pending`, `succeeded`, `failed` or `refunded`.
-    pub status: String,
+    pub status: PurchaseStatus,
     pub provider_reference: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -160,4 +201,17 @@ pub trait CreditStore: Send + Sync {
     async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>>;
     async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>>;
     async fn ledger_facts(&self) -> StoreResult<LedgerFacts>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_purchase_status_reads_back_from_its_stored_name() {
+        for status in PurchaseStatus::ALL {
+            assert_eq!(PurchaseStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(PurchaseStatus::parse("Pending"), None, "stored names are exact");
+    }
 }

@@ -62,7 +62,7 @@ pub fn purchase_view(purchase: &Purchase) -> PurchaseView {
         credits: purchase.credits.0,
         amount_cents: purchase.amount_cents,
         currency: purchase.currency.clone(),
-        status: purchase.status.clone(),
+        status: purchase.status.as_str().to_owned(),
         created_at: timestamp(purchase.created_at),
         completed_at: purchase.completed_at.map(timestamp),
     }
