@@ -17,15 +17,16 @@ pub enum EmailError {
 
 impl fmt::Display for EmailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EmailError::Empty => "is required",
-            EmailError::TooLong => "must be at most 254 characters",
-            EmailError::Invalid => "must be a valid email address",
-        })
+        match self {
+            EmailError::Empty => f.write_str("is required"),
+            EmailError::TooLong => write!(f, "must be at most {MAX_LEN} characters"),
+            EmailError::Invalid => f.write_str("must be a valid email address"),
+        }
     }
 }
 
-const MAX_LEN: usize = 254;
+/// Bytes; a limit of the API (`mana_proto::limits`), and the longest path SMTP carries.
+const MAX_LEN: usize = mana_proto::limits::EMAIL_MAX_CHARS;
 const MAX_LOCAL_LEN: usize = 64;
 const MAX_LABEL_LEN: usize = 63;
 

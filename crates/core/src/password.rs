@@ -23,8 +23,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::crypto::{random_bytes, sha256};
 
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 128;
+pub use mana_proto::limits::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
 const BCRYPT_MAX_BYTES: usize = 72;
 const PREHASHED_PREFIX: &str = "$bcrypt-sha256$";
 
@@ -36,18 +35,18 @@ const PREHASHED_PREFIX: &str = "$bcrypt-sha256$";
 pub struct Password(String);
 
 impl Password {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, String> {
         let chars = raw.chars().count();
         if raw.is_empty() {
-            Err("is required")
-        } else if chars < MIN_PASSWORD_CHARS {
-            Err("must be at least 8 characters")
-        } else if chars > MAX_PASSWORD_CHARS {
-            Err("must be at most 128 characters")
+            Err("is required".into())
+        } else if chars < PASSWORD_MIN_CHARS {
+            Err(format!("must be at least {PASSWORD_MIN_CHARS} characters"))
+        } else if chars > PASSWORD_MAX_CHARS {
+            Err(format!("must be at most {PASSWORD_MAX_CHARS} characters"))
         } else if raw.chars().any(char::is_control) {
-            Err("must not contain control characters (such as NUL, tab or line breaks)")
+            Err("must not contain control characters (such as NUL, tab or line breaks)".into())
         } else if crate::common_passwords::is_common(raw) {
-            Err("is one of the most common passwords; choose one that is harder to guess")
+            Err("is one of the most common passwords; choose one that is harder to guess".into())
         } else {
             Ok(Self(raw.to_owned()))
         }

@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[cfg_attr(feature = "openapi", schema(required = true, format = Email, max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Email))]
     #[serde(default)]
     pub email: String,
-    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 8, max_length = 128))]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub password: String,
-    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -30,15 +29,12 @@ pub struct LoginRequest {
     #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     #[serde(default)]
     pub password: String,
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
     /// The `deviceToken` of an earlier successful login on this device: while the account is
     /// locked by failed logins, a device that presents one is not shut out.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_token: Option<String>,
 }

@@ -25,20 +25,19 @@ pub struct CreditBalance {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UseCreditsRequest {
     /// Credits to spend, a whole number.
-    #[cfg_attr(feature = "openapi", schema(required = true, value_type = i64, minimum = 1, maximum = 1_000_000_000))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = i64))]
     #[serde(default)]
     pub amount: Option<i64>,
     /// The app the credits are spent in; usage is counted per app.
-    #[cfg_attr(feature = "openapi", schema(required = true, pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub app_id: String,
     /// Shown to the user in their transaction list.
-    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1, max_length = 500))]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub description: String,
     /// Makes retries safe: the same key with the same request answers the first response again
     /// and spends nothing more. Scoped to the user.
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[!-~]{1,255}$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     /// Any JSON object, stored with the transaction and returned in listings.

@@ -10,6 +10,7 @@
 mod auth;
 mod credits;
 mod error;
+pub mod limits;
 
 pub use auth::*;
 pub use credits::*;

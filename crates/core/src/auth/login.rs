@@ -1,4 +1,5 @@
 use mana_proto::FieldError;
+use mana_proto::limits::DEVICE_FIELD_MAX_CHARS;
 use serde_json::json;
 
 use super::AuthService;
@@ -7,8 +8,6 @@ use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::password::Password;
 use crate::store::{ClientInfo, Credentials, SecurityEventKind};
-
-const MAX_DEVICE_FIELD_CHARS: usize = 200;
 
 /// What a client sends to log in.
 #[derive(Debug, Clone, Default)]
@@ -77,8 +76,11 @@ fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<Stri
     let mut device_field = |field: &str, value: &Option<String>| {
         let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
         match value {
-            Some(v) if v.chars().count() > MAX_DEVICE_FIELD_CHARS || v.chars().any(char::is_control) => {
-                errors.push(FieldError::new(field, "must be at most 200 printable characters"));
+            Some(v) if v.chars().count() > DEVICE_FIELD_MAX_CHARS || v.chars().any(char::is_control) => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be at most {DEVICE_FIELD_MAX_CHARS} printable characters"),
+                ));
                 None
             }
             other => other.map(str::to_owned),

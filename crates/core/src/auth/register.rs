@@ -1,4 +1,5 @@
 use mana_proto::FieldError;
+use mana_proto::limits::NAME_MAX_CHARS;
 use serde_json::json;
 
 use super::AuthService;
@@ -8,8 +9,6 @@ use crate::error::{Error, Result};
 use crate::ids::{Role, UserId};
 use crate::password::Password;
 use crate::store::{ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
-
-const MAX_NAME_CHARS: usize = 100;
 
 /// What a client sends to register.
 #[derive(Debug, Clone, Default)]
@@ -56,15 +55,15 @@ impl AuthService {
 }
 
 /// Trimmed; blank means no name; at most 100 characters and no control characters.
-fn parse_display_name(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+fn parse_display_name(raw: Option<&str>) -> Result<Option<String>, String> {
     let Some(name) = raw.map(str::trim).filter(|name| !name.is_empty()) else {
         return Ok(None);
     };
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err("must be at most 100 characters");
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err("must not contain control characters");
+        return Err("must not contain control characters".into());
     }
     Ok(Some(name.to_owned()))
 }

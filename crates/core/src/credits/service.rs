@@ -20,12 +20,12 @@ use crate::store::{
     StoreError, TransactionView, UsageIncrement,
 };
 
-/// The largest amount one request may spend (ten million euros at 1 mana = 1 cent).
-pub const MAX_SPEND: i64 = 1_000_000_000;
-const MAX_APP_ID_CHARS: usize = 64;
-const MAX_DESCRIPTION_CHARS: usize = 500;
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
-const MAX_METADATA_BYTES: usize = 8 * 1024;
+/// The largest amount one request may spend.
+pub use mana_proto::limits::SPEND_MAX as MAX_SPEND;
+use mana_proto::limits::{
+    APP_ID_MAX_CHARS, DESCRIPTION_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS, METADATA_MAX_BYTES, PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+};
 /// How often a store conflict (a lost race that even the locked pass could not settle, a
 /// deadlock, a busy database) is retried before the client is told 409.
 const MAX_ATTEMPTS: u32 = 3;
@@ -126,8 +126,11 @@ impl CreditService {
             return Err(Error::invalid_field("amount", format!("must be a whole number from 1 to {MAX_SPEND}")));
         }
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(Error::invalid_field("reason", "is required (at most 500 characters)"));
+        if reason.is_empty() || reason.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(Error::invalid_field(
+                "reason",
+                format!("is required (at most {DESCRIPTION_MAX_CHARS} characters)"),
+            ));
         }
         let now = self.clock.now();
         let policy = self.policy.clone();
@@ -157,9 +160,9 @@ impl CreditService {
 
     pub async fn transactions(&self, user: UserId, page: TransactionPage) -> Result<Vec<TransactionView>> {
         let mut errors = Vec::new();
-        let limit = page.limit.unwrap_or(50);
-        if !(1..=100).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+        let limit = page.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
+        if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
+            errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}")));
         }
         let offset = page.offset.unwrap_or(0);
         if !(0..=1_000_000_000).contains(&offset) {
@@ -276,30 +279,40 @@ fn validate_spend(request: SpendRequest) -> Result<ValidSpend> {
     let app_id = request.app_id.trim().to_owned();
     if app_id.is_empty() {
         errors.push(FieldError::new("appId", "is required"));
-    } else if app_id.chars().count() > MAX_APP_ID_CHARS
+    } else if app_id.chars().count() > APP_ID_MAX_CHARS
         || !app_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        errors.push(FieldError::new("appId", "must be at most 64 letters, digits, '-', '_' or '.'"));
+        errors.push(FieldError::new(
+            "appId",
+            format!("must be at most {APP_ID_MAX_CHARS} letters, digits, '-', '_' or '.'"),
+        ));
     }
     let description = request.description.trim().to_owned();
     if description.is_empty() {
         errors.push(FieldError::new("description", "is required"));
-    } else if description.chars().count() > MAX_DESCRIPTION_CHARS || description.chars().any(char::is_control) {
-        errors.push(FieldError::new("description", "must be at most 500 printable characters"));
+    } else if description.chars().count() > DESCRIPTION_MAX_CHARS || description.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {DESCRIPTION_MAX_CHARS} printable characters"),
+        ));
     }
     let key = request.idempotency_key;
     if let Some(key) = &key
         && (key.is_empty()
-            || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS
+            || key.chars().count() > IDEMPOTENCY_KEY_MAX_CHARS
             || !key.chars().all(|c| c.is_ascii_graphic()))
     {
-        errors.push(FieldError::new("idempotencyKey", "must be 1 to 255 visible ASCII characters"));
+        errors.push(FieldError::new(
+            "idempotencyKey",
+            format!("must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters"),
+        ));
     }
     let metadata = request.metadata.filter(|m| !m.is_null());
     if let Some(metadata) = &metadata
-        && (!metadata.is_object() || metadata.to_string().len() > MAX_METADATA_BYTES)
+        && (!metadata.is_object() || metadata.to_string().len() > METADATA_MAX_BYTES)
     {
-        errors.push(FieldError::new("metadata", "must be a JSON object of at most 8 KiB"));
+        errors
+            .push(FieldError::new("metadata", format!("must be a JSON object of at most {METADATA_MAX_BYTES} bytes")));
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));

@@ -8,6 +8,7 @@ use mana_core::Error;
 use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
 use mana_core::store::User;
 use mana_core::tokens::account_key;
+use mana_proto::limits::DEVICE_TOKEN_MAX_CHARS;
 use mana_proto::{
     ErrorBody, ErrorCode, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest,
     RegisteredUser, TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
@@ -60,6 +61,10 @@ async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let auth = state.auth();
+    if body.device_token.as_ref().is_some_and(|token| token.len() > DEVICE_TOKEN_MAX_CHARS) {
+        let message = format!("must be at most {DEVICE_TOKEN_MAX_CHARS} characters");
+        return Err(Error::invalid_field("deviceToken", message).into());
+    }
     let account = account_key(&body.email);
     let device =
         body.device_token.as_deref().and_then(|token| auth.tokens().known_device(token, &account, auth.clock().now()));

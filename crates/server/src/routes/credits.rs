@@ -40,7 +40,7 @@ async fn balance(State(state): State<AppState>, AuthUser(caller): AuthUser) -> R
 /// idempotency key (in the body, or as the `Idempotency-Key` header) answers the first
 /// response again and spends nothing more.
 #[utoipa::path(post, path = "/credits/use", tag = "credits", security(("bearer" = [])), request_body = UseCreditsRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotencyKey` in the body", pattern = r"^[!-~]{1,255}$")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotencyKey` in the body")),
     responses(
         (status = 200, description = "Spent (or the first answer to this idempotency key)", body = UseCreditsResponse),
         (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),

@@ -31,5 +31,6 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     }
     let (router, mut document) = routes.split_for_parts();
     openapi::add_common_responses(&mut document);
+    openapi::apply_limits(&mut document);
     (router.merge(docs::router()), document)
 }

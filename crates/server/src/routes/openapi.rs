@@ -9,6 +9,8 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use mana_proto::ErrorBody;
+use utoipa::Number;
+use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::{OpenApi as _, ToSchema};
@@ -86,6 +88,50 @@ pub fn add_common_responses(document: &mut OpenApi) {
                 operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
             }
         }
+    }
+}
+
+/// Writes the limits of [`mana_proto::limits`] into the request schemas: the same constants the
+/// server checks requests against, so the document states exactly what is enforced.
+pub fn apply_limits(document: &mut OpenApi) {
+    use mana_proto::limits::*;
+    let lengths = [
+        ("RegisterRequest", "email", None, Some(EMAIL_MAX_CHARS)),
+        ("RegisterRequest", "password", Some(PASSWORD_MIN_CHARS), Some(PASSWORD_MAX_CHARS)),
+        ("RegisterRequest", "name", None, Some(NAME_MAX_CHARS)),
+        ("LoginRequest", "deviceId", None, Some(DEVICE_FIELD_MAX_CHARS)),
+        ("LoginRequest", "deviceName", None, Some(DEVICE_FIELD_MAX_CHARS)),
+        ("LoginRequest", "deviceToken", None, Some(DEVICE_TOKEN_MAX_CHARS)),
+        ("UseCreditsRequest", "description", Some(1), Some(DESCRIPTION_MAX_CHARS)),
+    ];
+    for (schema, field, min, max) in lengths {
+        let property = property(document, schema, field);
+        property.min_length = min.or(property.min_length);
+        property.max_length = max;
+    }
+    property(document, "UseCreditsRequest", "appId").pattern = Some(app_id_pattern());
+    property(document, "UseCreditsRequest", "idempotencyKey").pattern = Some(idempotency_key_pattern());
+    let amount = property(document, "UseCreditsRequest", "amount");
+    amount.minimum = Some(Number::Int(1));
+    amount.maximum = Some(Number::Int(SPEND_MAX as isize));
+    // The header form of the idempotency key.
+    let spend = document.paths.paths.get_mut("/api/v1/credits/use").and_then(|item| item.post.as_mut());
+    for parameter in spend.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
+        if let Some(RefOr::T(Schema::Object(header))) = parameter.schema.as_mut() {
+            header.pattern = Some(idempotency_key_pattern());
+        }
+    }
+}
+
+/// A property of a component schema; the names are this crate's own, so a miss is a bug.
+fn property<'a>(document: &'a mut OpenApi, schema: &str, field: &str) -> &'a mut Object {
+    let components = document.components.as_mut().expect("the document has components");
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        panic!("schema {schema} is not an object in the document");
+    };
+    match object.properties.get_mut(field) {
+        Some(RefOr::T(Schema::Object(property))) => property,
+        _ => panic!("{schema}.{field} is not a plain property"),
     }
 }
 

@@ -158,3 +158,30 @@ async fn required_fields_are_required_and_not_nullable() {
         assert!(!text.contains(internal), "the document mentions {internal}");
     }
 }
+
+#[tokio::test]
+async fn the_document_states_the_limits_the_server_enforces() {
+    use mana_proto::limits::*;
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    let schemas = &document["components"]["schemas"];
+    let register = &schemas["RegisterRequest"]["properties"];
+    assert_eq!(register["email"]["maxLength"], EMAIL_MAX_CHARS);
+    assert_eq!(register["password"]["minLength"], PASSWORD_MIN_CHARS);
+    assert_eq!(register["password"]["maxLength"], PASSWORD_MAX_CHARS);
+    assert_eq!(register["name"]["maxLength"], NAME_MAX_CHARS);
+    assert_eq!(schemas["LoginRequest"]["properties"]["deviceToken"]["maxLength"], DEVICE_TOKEN_MAX_CHARS);
+    let spend = &schemas["UseCreditsRequest"]["properties"];
+    assert_eq!(spend["amount"]["maximum"], SPEND_MAX);
+    assert_eq!(spend["description"]["maxLength"], DESCRIPTION_MAX_CHARS);
+    assert_eq!(spend["appId"]["pattern"], app_id_pattern());
+    // And the server holds requests to them: one past each limit is refused.
+    let name = "n".repeat(NAME_MAX_CHARS + 1);
+    let response =
+        app.post("/auth/register", json!({"email": "l@example.com", "password": "k9#mQ2!x-long", "name": name})).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let token = "t".repeat(DEVICE_TOKEN_MAX_CHARS + 1);
+    let response =
+        app.post("/auth/login", json!({"email": "l@example.com", "password": "x", "deviceToken": token})).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
