@@ -26,10 +26,10 @@ use tracing::Span;
 use crate::config::Config;
 use crate::http::client_ip;
 use crate::http::error::{Enveloped, envelope_stray_errors};
-use crate::http::metrics;
 use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
-use crate::ratelimit::{self, RateLimiter};
+use crate::http::{metrics, rate_limit};
+use crate::ratelimit::RateLimiter;
 use crate::routes;
 use crate::routes::openapi::OpenApiJson;
 use crate::state::AppState;
@@ -93,7 +93,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(envelope_stray_errors))
         // Inside CORS, so a browser can read a 429.
-        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::middleware::enforce));
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::enforce::<AppState>));
     if let Some(cors) = cors(&state.http().cors_origins) {
         router = router.layer(cors);
     }
@@ -130,7 +130,7 @@ fn log_response(response: &axum::response::Response, latency: Duration, _span: &
 
 /// `/metrics` alone, for a listener of its own (`METRICS_LISTEN_ADDR`).
 pub fn metrics_router(state: AppState) -> Router {
-    let (routes, _document) = metrics::routes().split_for_parts();
+    let (routes, _document) = routes::metrics::routes().split_for_parts();
     routes.with_state(state)
 }
 

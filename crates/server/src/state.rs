@@ -73,3 +73,13 @@ impl AppState {
         &self.0.limiter
     }
 }
+
+impl crate::http::HttpState for AppState {
+    fn auth(&self) -> &AuthService {
+        &self.0.auth
+    }
+
+    fn limiter(&self) -> &RateLimiter {
+        &self.0.limiter
+    }
+}

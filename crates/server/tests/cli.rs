@@ -420,3 +420,46 @@ fn sighup_makes_a_running_service_pick_up_a_rotated_key() {
     assert_eq!(after.matches("\"kid\"").count(), 2, "both keys published after SIGHUP: {after}");
     assert!(status.success(), "SIGHUP does not stop the service");
 }
+
+/// The server's top-level modules depend on each other in one direction only (no circle): an
+/// HTTP layer that knows nothing of routes, routes that know the layer, and so on.
+#[test]
+fn the_server_modules_have_no_import_circle() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut pending = vec![sources.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&sources).unwrap().to_string_lossy().into_owned();
+            let module = relative.split('/').next().unwrap().trim_end_matches(".rs").to_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for used in code.split("crate::").skip(1) {
+                let name: String = used.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() && name != module {
+                    uses.entry(module.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    fn reaches(uses: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str, seen: &mut BTreeSet<String>) -> bool {
+        uses.get(from)
+            .into_iter()
+            .flatten()
+            .any(|next| next == to || (seen.insert(next.clone()) && reaches(uses, next, to, seen)))
+    }
+    for (module, used) in &uses {
+        for other in used {
+            assert!(
+                !reaches(&uses, other, module, &mut BTreeSet::new()),
+                "{module} and {other} import each other: {uses:?}"
+            );
+        }
+    }
+}

@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::client_ip::ClientIp;
-use crate::state::AppState;
 
 const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -203,10 +202,10 @@ pub struct VerifiedAccessToken(pub AccessTokenClaims);
 /// reached without one.
 pub struct AuthUser(pub Authenticated);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S: super::HttpState> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)?.ok_or_else(missing_token)?;
         let caller = match parts.extensions.remove::<VerifiedAccessToken>() {
             Some(VerifiedAccessToken(claims)) => state.auth().authenticate_verified(claims).await?,

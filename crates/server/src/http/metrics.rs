@@ -11,15 +11,11 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
-use crate::state::AppState;
 
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
@@ -73,20 +69,4 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Prometheus text exposition: requests, logins, refresh reuse, credits, rate limits, pool.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
-    (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-))]
-async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    let (open, idle) = state.backend().pool_state();
-    metrics::gauge!(DB_POOL, "state" => "idle").set(idle as f64);
-    metrics::gauge!(DB_POOL, "state" => "in_use").set((open as usize).saturating_sub(idle) as f64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
-}
-
-/// `GET /metrics` alone, for the main router or a separate listener.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(render))
 }

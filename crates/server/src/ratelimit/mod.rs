@@ -19,9 +19,9 @@
 //! rather than on every request.
 
 mod local;
-pub mod middleware;
 mod shared;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -263,6 +263,19 @@ impl RateLimiter {
     }
 }
 
+/// The key of a client address: one budget per IPv4 address, and per /64 for IPv6 (a single
+/// IPv6 host is usually handed a whole /64, and could otherwise take a fresh address for every
+/// request).
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+    }
+}
+
 /// One failure taken from a budget, to be kept (the attempt failed) or refunded.
 #[derive(Debug)]
 #[must_use = "a reservation is either kept by dropping it after a failure, or refunded"]
@@ -318,6 +331,15 @@ mod tests {
         let locked = limiter.reserve(Budget::LoginFailures, "account").await.unwrap_err();
         assert!((1..=30).contains(&locked.retry_after_seconds()), "{locked:?}");
         assert!(limiter.reserve(Budget::LoginFailures, "another").await.is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64() {
+        let a = ip_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = ip_key("2001:db8:1:2:bbbb::9".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, ip_key("2001:db8:1:3::1".parse().unwrap()));
+        assert_eq!(ip_key("192.0.2.1".parse().unwrap()), "ip:192.0.2.1");
     }
 
     #[test]

@@ -1,25 +1,24 @@
 //! `/auth/*`: SPEC §2.1.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use mana_core::Error;
-use mana_core::auth::{IssuedTokens, LoginAttempt, Registration};
-use mana_core::store::User;
-use mana_core::tokens::account_key;
-use mana_proto::limits::DEVICE_TOKEN_MAX_CHARS;
+use mana_core::auth::Registration;
 use mana_proto::{
     ErrorBody, ErrorCode, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest,
-    RegisteredUser, TokenResponse, TokenUser, ValidateRequest, ValidateResponse,
+    RegisteredUser, TokenResponse, ValidateRequest, ValidateResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::client_ip::ClientIp;
 use crate::http::extract::{bearer_token, parse_optional_json};
 use crate::http::{ApiError, Client, JsonBody};
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, ip_key};
 use crate::state::AppState;
+use crate::views::{registered_user, token_response};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,63 +36,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
 ))]
 async fn register(
     State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     Client(client): Client,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+    state.limiter().check(Budget::Register, &ip_key(ip)).await.map_err(ApiError::rate_limited)?;
     let registration = Registration { email: body.email, password: body.password, name: body.name };
     let user = state.auth().register(registration, &client).await?;
     Ok((StatusCode::CREATED, Json(registered_user(&user))))
 }
 
-/// Signs in with email and password; starts a session.
-///
-/// Failed logins are throttled per account: before the password is checked, one failure is
-/// taken from the account's budget (or, for a device that signed in before and says so with its
-/// `deviceToken`, from that device's own budget), and given back if the login succeeds. While
-/// the budget is spent every login for it is 429, the right password included.
+/// Signs in with email and password; starts a session. Failed logins are throttled per
+/// account, with known devices let through (see `crate::login` for the whole policy).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
 ))]
 async fn login(
     State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let auth = state.auth();
-    if body.device_token.as_ref().is_some_and(|token| token.len() > DEVICE_TOKEN_MAX_CHARS) {
-        let message = format!("must be at most {DEVICE_TOKEN_MAX_CHARS} characters");
-        return Err(Error::invalid_field("deviceToken", message).into());
-    }
-    let account = account_key(&body.email);
-    let device =
-        body.device_token.as_deref().and_then(|token| auth.tokens().known_device(token, &account, auth.clock().now()));
-    let reservation = match &device {
-        Some(device) => state.limiter().reserve(Budget::DeviceLoginFailures, &device.id).await,
-        None => state.limiter().reserve(Budget::LoginFailures, &account).await,
-    }
-    .map_err(|limited| {
-        tracing::warn!(known_device = device.is_some(), "failed-login budget spent; login refused");
-        ApiError::rate_limited(limited)
-    })?;
-    let attempt = LoginAttempt {
-        email: body.email,
-        password: body.password,
-        device_id: body.device_id,
-        device_name: body.device_name,
-    };
-    let issued = match auth.login(attempt, &client).await {
-        // The reserved failure is kept.
-        Err(Error::InvalidCredentials) => return Err(Error::InvalidCredentials.into()),
-        other => {
-            state.limiter().refund(reservation).await;
-            other?
-        }
-    };
-    let device_token = auth.tokens().issue_device_token(&account, auth.clock().now()).map_err(Error::Internal)?;
-    let mut response = token_response(issued);
-    response.device_token = Some(device_token);
-    Ok(Json(response))
+    Ok(Json(crate::login::sign_in(&state, ip, &client, body).await?))
 }
 
 /// Trades a refresh token for a new pair; the old refresh token is spent.
@@ -164,31 +129,4 @@ async fn validate(
         Err(other) => return Err(other.into()),
     };
     Ok(Json(response))
-}
-
-fn registered_user(user: &User) -> RegisteredUser {
-    RegisteredUser {
-        id: user.id.to_string(),
-        email: user.email.to_string(),
-        name: user.name.clone(),
-        role: user.role.to_string(),
-        email_verified: user.email_verified,
-        created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    }
-}
-
-fn token_response(issued: IssuedTokens) -> TokenResponse {
-    TokenResponse {
-        user: TokenUser {
-            id: issued.user.id.to_string(),
-            email: issued.user.email.to_string(),
-            name: issued.user.name.clone(),
-            role: issued.user.role.to_string(),
-        },
-        access_token: issued.access_token,
-        refresh_token: issued.refresh_token.expose(),
-        expires_in: issued.expires_in,
-        token_type: "Bearer".into(),
-        device_token: None,
-    }
 }

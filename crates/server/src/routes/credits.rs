@@ -13,9 +13,9 @@ use mana_proto::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::views::{balance_view, package_view, purchase_view, spend_response, transaction_view};
 use crate::http::{ApiError, AuthUser, JsonBody, QueryParams};
 use crate::state::AppState;
+use crate::views::{balance_view, package_view, purchase_view, spend_response, transaction_view};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,13 +6,12 @@ mod credits;
 mod discovery;
 mod docs;
 mod health;
+pub mod metrics;
 pub mod openapi;
-mod views;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::http::metrics;
 use crate::state::AppState;
 
 pub use crate::http::API_PREFIX;

@@ -1,9 +1,14 @@
-//! Domain values as the API shows them: the only place where credit types become wire types.
+//! Domain values as the API shows them: the only place where domain types become wire types.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use mana_core::auth::IssuedTokens;
 use mana_core::credits::{BalanceSummary, SpendReceipt};
+use mana_core::store::User;
 use mana_core::store::{CreditPackage, Purchase, TransactionView};
-use mana_proto::{CreditBalance, CreditPackageView, CreditTransaction, PurchaseView, UseCreditsResponse};
+use mana_proto::{
+    CreditBalance, CreditPackageView, CreditTransaction, PurchaseView, RegisteredUser, TokenResponse, TokenUser,
+    UseCreditsResponse,
+};
 
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -65,5 +70,32 @@ pub fn purchase_view(purchase: &Purchase) -> PurchaseView {
         status: purchase.status.as_str().to_owned(),
         created_at: timestamp(purchase.created_at),
         completed_at: purchase.completed_at.map(timestamp),
+    }
+}
+
+pub fn token_response(issued: IssuedTokens) -> TokenResponse {
+    TokenResponse {
+        user: TokenUser {
+            id: issued.user.id.to_string(),
+            email: issued.user.email.to_string(),
+            name: issued.user.name.clone(),
+            role: issued.user.role.to_string(),
+        },
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token.expose(),
+        expires_in: issued.expires_in,
+        token_type: "Bearer".into(),
+        device_token: None,
+    }
+}
+
+pub fn registered_user(user: &User) -> RegisteredUser {
+    RegisteredUser {
+        id: user.id.to_string(),
+        email: user.email.to_string(),
+        name: user.name.clone(),
+        role: user.role.to_string(),
+        email_verified: user.email_verified,
+        created_at: timestamp(user.created_at),
     }
 }
