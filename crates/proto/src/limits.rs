@@ -20,6 +20,7 @@ pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 pub const PAGE_LIMIT_MAX: i64 = 100;
 pub const PAGE_LIMIT_DEFAULT: i64 = 50;
+pub const PAGE_OFFSET_MAX: i64 = 1_000_000_000;
 
 /// The pattern of an app id, as `/openapi.json` states it.
 pub fn app_id_pattern() -> String {
@@ -30,3 +31,10 @@ pub fn app_id_pattern() -> String {
 pub fn idempotency_key_pattern() -> String {
     format!("^[!-~]{{1,{IDEMPOTENCY_KEY_MAX_CHARS}}}$")
 }
+
+/// Text without control characters (Unicode category Cc, what Rust's `char::is_control`
+/// refuses): passwords, names, device fields.
+pub const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// Text without control characters and not blank: descriptions.
+pub const PRINTABLE_NOT_BLANK: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";

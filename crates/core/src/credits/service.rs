@@ -24,7 +24,7 @@ use crate::store::{
 pub use mana_proto::limits::SPEND_MAX as MAX_SPEND;
 use mana_proto::limits::{
     APP_ID_MAX_CHARS, DESCRIPTION_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS, METADATA_MAX_BYTES, PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX,
+    PAGE_LIMIT_MAX, PAGE_OFFSET_MAX,
 };
 /// How often a store conflict (a lost race that even the locked pass could not settle, a
 /// deadlock, a busy database) is retried before the client is told 409.
@@ -165,7 +165,7 @@ impl CreditService {
             errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}")));
         }
         let offset = page.offset.unwrap_or(0);
-        if !(0..=1_000_000_000).contains(&offset) {
+        if !(0..=PAGE_OFFSET_MAX).contains(&offset) {
             errors.push(FieldError::new("offset", "must be a whole number of at least 0"));
         }
         if !errors.is_empty() {

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use mana_core::auth::Authenticated;
@@ -63,7 +63,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
 /// For bodies that are optional: parses `bytes` as JSON if there are any.
 pub fn parse_optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<Option<T>, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // No body, or JSON `null`, is the absent body the schema allows.
+    if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
         return Ok(None);
     }
     if !is_json(headers) {
@@ -206,12 +207,25 @@ impl<S: super::HttpState> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers)?.ok_or_else(missing_token)?;
+        <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await?.ok_or_else(missing_token)
+    }
+}
+
+/// `Option<AuthUser>`: `None` without an `Authorization` header; a header with a bad token is
+/// still refused.
+impl<S: super::HttpState> OptionalFromRequestParts<S> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        let Some(token) = bearer_token(&parts.headers)? else {
+            return Ok(None);
+        };
+        // The rate limiter verified the signature already; only the session check is left.
         let caller = match parts.extensions.remove::<VerifiedAccessToken>() {
             Some(VerifiedAccessToken(claims)) => state.auth().authenticate_verified(claims).await?,
             None => state.auth().authenticate(token).await?,
         };
         tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
-        Ok(AuthUser(caller))
+        Ok(Some(AuthUser(caller)))
     }
 }

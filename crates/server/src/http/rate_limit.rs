@@ -34,12 +34,14 @@ pub async fn enforce<S: HttpState>(State(state): State<S>, mut request: Request,
     // is charged to its user, so the users behind one NAT or app backend do not starve each
     // other. The handler reuses the verified claims instead of checking them again.
     let verified = match bearer_token(request.headers()) {
-        Ok(Some(token)) => state.auth().tokens().verify(token, state.auth().clock().now()).ok(),
+        Ok(Some(token)) if general == Budget::Requests => {
+            state.auth().tokens().verify(token, state.auth().clock().now()).ok()
+        }
         _ => None,
     };
     let caller = match &verified {
-        Some(claims) if general == Budget::Requests => format!("user:{}", claims.sub),
-        _ => ip_key(ip),
+        Some(claims) => format!("user:{}", claims.sub),
+        None => ip_key(ip),
     };
     if let Some(claims) = verified {
         request.extensions_mut().insert(VerifiedAccessToken(claims));

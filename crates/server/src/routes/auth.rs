@@ -14,8 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::client_ip::ClientIp;
-use crate::http::extract::{bearer_token, parse_optional_json};
-use crate::http::{ApiError, Client, JsonBody};
+use crate::http::extract::parse_optional_json;
+use crate::http::{ApiError, AuthUser, Client, JsonBody};
 use crate::ratelimit::{Budget, ip_key};
 use crate::state::AppState;
 use crate::views::{registered_user, token_response};
@@ -90,11 +90,11 @@ async fn refresh(
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
+    caller: Option<AuthUser>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    if let Some(token) = bearer_token(&headers)? {
-        let caller = state.auth().authenticate(token).await?;
+    if let Some(AuthUser(caller)) = caller {
         state.auth().logout(&caller, &client).await?;
     } else {
         let request: Option<LogoutRequest> = parse_optional_json(&headers, &body)?;

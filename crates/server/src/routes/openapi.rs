@@ -109,11 +109,33 @@ pub fn apply_limits(document: &mut OpenApi) {
         property.min_length = min.or(property.min_length);
         property.max_length = max;
     }
+    for (schema, field) in [
+        ("RegisterRequest", "password"),
+        ("RegisterRequest", "name"),
+        ("LoginRequest", "deviceId"),
+        ("LoginRequest", "deviceName"),
+    ] {
+        property(document, schema, field).pattern = Some(NO_CONTROL_CHARACTERS.to_owned());
+    }
+    property(document, "UseCreditsRequest", "description").pattern = Some(PRINTABLE_NOT_BLANK.to_owned());
     property(document, "UseCreditsRequest", "appId").pattern = Some(app_id_pattern());
     property(document, "UseCreditsRequest", "idempotencyKey").pattern = Some(idempotency_key_pattern());
     let amount = property(document, "UseCreditsRequest", "amount");
     amount.minimum = Some(Number::Int(1));
     amount.maximum = Some(Number::Int(SPEND_MAX as isize));
+    // Paging of the transaction list.
+    let listing = document.paths.paths.get_mut("/api/v1/credits/transactions").and_then(|item| item.get.as_mut());
+    for parameter in listing.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
+        let (min, max) = match parameter.name.as_str() {
+            "limit" => (1, PAGE_LIMIT_MAX),
+            "offset" => (0, PAGE_OFFSET_MAX),
+            _ => continue,
+        };
+        if let Some(RefOr::T(Schema::Object(number))) = parameter.schema.as_mut() {
+            number.minimum = Some(Number::Int(min as isize));
+            number.maximum = Some(Number::Int(max as isize));
+        }
+    }
     // The header form of the idempotency key.
     let spend = document.paths.paths.get_mut("/api/v1/credits/use").and_then(|item| item.post.as_mut());
     for parameter in spend.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {

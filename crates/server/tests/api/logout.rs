@@ -48,6 +48,8 @@ async fn logout_without_any_token_is_401() {
     let body = expect_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
     assert!(body.errors.is_none());
     expect_error(app.post("/auth/logout", json!({})).await, StatusCode::UNAUTHORIZED, "missing_token").await;
+    // A JSON `null` body is the absent body the document allows, not a malformed one.
+    expect_error(app.post("/auth/logout", json!(null)).await, StatusCode::UNAUTHORIZED, "missing_token").await;
 }
 
 #[tokio::test]
