@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
+use mana_core::email::Email;
+use mana_core::ids::{Role, SessionId, UserId};
 use mana_core::password::{HashAlgorithm, Password, PasswordHasher};
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyAlgorithm, KeyRing, SigningKey};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -39,7 +41,14 @@ pub fn rs256_rates() -> anyhow::Result<(f64, f64)> {
     };
     let tokens = AccessTokens::new(KeyRing::new(vec![key])?, settings);
     let now = Utc::now();
-    let claims = tokens.claims("u".into(), "e@x.io".into(), "user".into(), "s".into(), "j".into(), now);
+    let claims = tokens.claims(
+        UserId::generate(),
+        &Email::parse("e@x.io").map_err(|e| anyhow::anyhow!("{e}"))?,
+        Role::User,
+        SessionId::generate(),
+        "j".into(),
+        now,
+    );
     let rate = |mut op: Box<dyn FnMut() -> bool>| {
         let started = Instant::now();
         let mut count = 0u64;

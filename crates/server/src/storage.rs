@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use mana_core::store::Store;
-use mana_store_postgres::PostgresStore;
-use mana_store_sqlite::SqliteStore;
+use mana_store_postgres::{PostgresBackend, PostgresStore};
+use mana_store_sqlite::{SqliteBackend, SqliteStore};
 
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -20,12 +20,12 @@ impl Backend {
     pub async fn open(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             create_parent_dir(url)?;
-            let store = SqliteStore::connect(url, max_connections)
+            let store = SqliteBackend::connect(url, max_connections)
                 .await
                 .context("DATABASE_URL: cannot open the SQLite database")?;
             Ok(Backend::Sqlite(store))
         } else {
-            let store = PostgresStore::connect(url, max_connections, transaction_pooling)
+            let store = PostgresBackend::connect(url, max_connections, transaction_pooling)
                 .await
                 .map_err(|error| anyhow::anyhow!("DATABASE_URL: {error}"))?;
             Ok(Backend::Postgres(store))

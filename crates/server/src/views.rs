@@ -31,7 +31,7 @@ pub fn transaction_view(transaction: &TransactionView) -> CreditTransaction {
         kind: transaction.kind.as_str().to_owned(),
         amount: transaction.amount.0,
         balance_after: transaction.balance_after.0,
-        app_id: transaction.app_id.clone(),
+        app_id: transaction.app_id.as_ref().map(ToString::to_string),
         description: transaction.description.clone(),
         metadata: transaction.metadata.clone(),
         created_at: timestamp(transaction.created_at),

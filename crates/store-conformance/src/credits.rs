@@ -3,7 +3,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use mana_core::clock::{Clock, ManualClock};
 use mana_core::credits::{
-    Account, BalanceSummary, Bucket, CreditPolicy, CreditService, Credits, SpendRequest, SystemAccount,
+    Account, AppId, BalanceSummary, Bucket, CreditPolicy, CreditService, Credits, SpendRequest, SystemAccount,
     TransactionKind, TransactionPage, verify_ledger,
 };
 use mana_core::error::Error;
@@ -63,7 +63,7 @@ pub async fn spending_takes_daily_then_free_then_paid(store: SharedStore) {
     assert_eq!(receipt.transaction.kind, TransactionKind::Usage);
     assert_eq!(receipt.transaction.amount, Credits(-200));
     assert_eq!(receipt.transaction.balance_after, Credits(55));
-    assert_eq!(receipt.transaction.app_id.as_deref(), Some("chat"));
+    assert_eq!(receipt.transaction.app_id.as_ref().map(AppId::as_str), Some("chat"));
     assert_eq!(
         receipt.balance,
         BalanceSummary {

@@ -1,6 +1,5 @@
 use chrono::Duration;
-use mana_core::store::{ClientInfo, NewSecurityEvent, SecurityEventKind};
-use serde_json::json;
+use mana_core::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind};
 
 use crate::{SharedStore, create_user, t0};
 
@@ -13,7 +12,7 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
             kind,
             client: client.clone(),
             at: t0() + Duration::minutes(minutes as i64),
-            details: json!({ "n": minutes }),
+            details: EventDetails { presented_generation: Some(minutes as i64), ..EventDetails::default() },
         };
         store.record_security_event(event).await.unwrap();
     }
@@ -23,7 +22,7 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
         kind: SecurityEventKind::LoginFailure,
         client: ClientInfo::default(),
         at: t0(),
-        details: json!({}),
+        details: EventDetails::default(),
     };
     store.record_security_event(anonymous).await.unwrap();
 
@@ -35,7 +34,8 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
     let newest = &events[0];
     assert_eq!(newest.user_id, Some(user.id));
     assert_eq!(newest.client, client);
-    assert_eq!(newest.details, json!({ "n": SecurityEventKind::ALL.len() - 1 }));
+    let last = SecurityEventKind::ALL.len() as i64 - 1;
+    assert_eq!(newest.details, EventDetails { presented_generation: Some(last), ..EventDetails::default() });
     assert_eq!(newest.at, t0() + Duration::minutes(SecurityEventKind::ALL.len() as i64 - 1));
     assert_eq!(store.security_events(user.id, 2).await.unwrap().len(), 2);
 }

@@ -9,52 +9,13 @@
 //! transaction starts with `DEALLOCATE ALL`, clearing what earlier clients of that server
 //! connection left prepared there, so the statement names sqlx picks cannot collide.
 
-use std::ops::{Deref, DerefMut};
-
 use mana_core::store::StoreResult;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, Postgres, Transaction};
+use mana_store_sql::Conn;
+use sqlx::{Postgres, Transaction};
 
-use crate::PostgresStore;
-use crate::convert::db;
+use crate::{PostgresBackend, store_error};
 
-/// A connection for one operation; [`Conn::finish`] ends it.
-pub enum Conn {
-    Pooled(PoolConnection<Postgres>),
-    Pinned(Transaction<'static, Postgres>),
-}
-
-impl Conn {
-    /// Commits the pinning transaction, if there is one.
-    pub async fn finish(self) -> StoreResult<()> {
-        match self {
-            Conn::Pooled(_) => Ok(()),
-            Conn::Pinned(tx) => db(tx.commit().await),
-        }
-    }
-}
-
-impl Deref for Conn {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        match self {
-            Conn::Pooled(conn) => conn,
-            Conn::Pinned(tx) => tx,
-        }
-    }
-}
-
-impl DerefMut for Conn {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        match self {
-            Conn::Pooled(conn) => conn,
-            Conn::Pinned(tx) => tx,
-        }
-    }
-}
-
-impl PostgresStore {
+impl PostgresBackend {
     /// A transaction, ready for statements under either pooling.
     pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
         self.begin_with(None).await
@@ -65,18 +26,18 @@ impl PostgresStore {
     pub(crate) async fn begin_with(&self, setup: Option<&str>) -> StoreResult<Transaction<'static, Postgres>> {
         let pooler_reset = if self.transaction_pooling { "DEALLOCATE ALL;" } else { "" };
         if pooler_reset.is_empty() && setup.is_none() {
-            return db(self.pool.begin().await);
+            return self.pool.begin().await.map_err(store_error);
         }
         let statement = format!("BEGIN; {pooler_reset} {}", setup.unwrap_or_default());
-        db(self.pool.begin_with(statement).await)
+        self.pool.begin_with(statement).await.map_err(store_error)
     }
 
     /// A connection for statements that need no transaction of their own.
-    pub(crate) async fn conn(&self) -> StoreResult<Conn> {
+    pub(crate) async fn conn(&self) -> StoreResult<Conn<Postgres>> {
         if self.transaction_pooling {
-            Ok(Conn::Pinned(self.begin().await?))
+            Ok(Conn::Transaction(self.begin().await?))
         } else {
-            Ok(Conn::Pooled(db(self.pool.acquire().await)?))
+            Ok(Conn::Pooled(self.pool.acquire().await.map_err(store_error)?))
         }
     }
 }

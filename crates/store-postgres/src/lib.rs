@@ -1,20 +1,17 @@
-//! The PostgreSQL backend: schemas `auth` and `credits`, for production.
+//! The PostgreSQL backend: schemas `auth` and `credits`, for production. The storage rules
+//! themselves are `mana-store-sql`'s; this crate reaches the database (directly or through a
+//! pooler), scopes statements made for one user by row-level security, and encodes values.
 
+mod backend;
 mod connection;
-mod convert;
-mod credits;
-mod events;
-mod ledger_writes;
 mod scope;
-mod sessions;
 pub mod testing;
-mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use mana_core::store::{Store, StoreError, StoreResult};
+use mana_core::store::StoreError;
+use mana_store_sql::SqlStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
@@ -25,21 +22,24 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Any fixed number; shared by every instance migrating this database.
 const MIGRATION_LOCK_ID: i64 = 0x6d61_6e61_6d69_6772;
 
+/// The service's store on PostgreSQL.
+pub type PostgresStore = SqlStore<PostgresBackend>;
+
 #[derive(Debug, Clone)]
-pub struct PostgresStore {
+pub struct PostgresBackend {
     pool: PgPool,
     /// The URL leads to a pooler in transaction mode (see `connection`).
     transaction_pooling: bool,
 }
 
-impl PostgresStore {
+impl PostgresBackend {
     /// `transaction_pooling`: `url` is a pooler in transaction mode, such as PgBouncer with
     /// `pool_mode = transaction`; statements then run only inside transactions.
     ///
     /// One connection is made first, on its own, so that a failure says what went wrong
     /// (refused, unknown host, no such database, bad password) instead of the pool's "timed out
     /// while waiting for an open connection". Errors never contain the password.
-    pub async fn connect(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, max_connections: u32, transaction_pooling: bool) -> anyhow::Result<PostgresStore> {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|_| anyhow::anyhow!("not a valid PostgreSQL URL (postgres://user:password@host:port/database)"))?
             .application_name("mana-core-auth");
@@ -58,7 +58,7 @@ impl PostgresStore {
             .max_connections(max_connections.max(1))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(Self { pool, transaction_pooling })
+        Ok(SqlStore::new(Self { pool, transaction_pooling }))
     }
 
     /// Whether the role the service connects as is exempt from row-level security (a
@@ -133,20 +133,7 @@ fn describe_connect_error(error: &sqlx::Error) -> String {
     }
 }
 
-#[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(store_error)?;
-        conn.finish().await
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "postgres"
-    }
-}
-
-fn store_error(error: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     if is_unavailable(&error) {
         return StoreError::Unavailable(error.into());
     }

@@ -5,13 +5,9 @@
 
 use mana_core::ids::UserId;
 use mana_core::store::StoreResult;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 
-use crate::PostgresStore;
-
-use crate::convert::db;
+use crate::PostgresBackend;
 
 /// The role per-user statements run as; created by the migration.
 pub const APP_ROLE: &str = "mana_app";
@@ -19,21 +15,9 @@ pub const APP_ROLE: &str = "mana_app";
 /// Begins a transaction in which policies hand back only `user`'s rows. The settings travel
 /// with `BEGIN` in one round trip; they are formatted into the SQL, which is safe because the
 /// only variable part is a UUID (hex digits and hyphens).
-pub async fn begin_for_user(store: &PostgresStore, user: UserId) -> StoreResult<Transaction<'static, Postgres>> {
+pub async fn begin_for_user(store: &PostgresBackend, user: UserId) -> StoreResult<Transaction<'static, Postgres>> {
     let claims = format!(r#"{{"sub": "{}", "role": "user"}}"#, user.0.hyphenated());
     let setup =
         format!("SELECT set_config('role', '{APP_ROLE}', true), set_config('request.jwt.claims', '{claims}', true);");
     store.begin_with(Some(&setup)).await
-}
-
-/// Runs one read for `user` under their claims.
-pub async fn fetch_all_for_user(
-    store: &PostgresStore,
-    user: UserId,
-    query: Query<'_, Postgres, PgArguments>,
-) -> StoreResult<Vec<PgRow>> {
-    let mut tx = begin_for_user(store, user).await?;
-    let rows = db(query.fetch_all(&mut *tx).await)?;
-    db(tx.commit().await)?;
-    Ok(rows)
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::PostgresStore;
+use crate::{PostgresBackend, PostgresStore};
 
 /// The role that owns test databases; its password only matters where the test server asks.
 pub const OWNER_ROLE: &str = "mana_owner";
@@ -44,7 +44,7 @@ pub async fn fresh_database(max_connections: u32) -> anyhow::Result<(PostgresSto
     connection.close().await?;
     let owner = admin.database(&name).username(OWNER_ROLE).password(OWNER_PASSWORD);
     let url = owner.to_url_lossy().to_string();
-    let store = PostgresStore::connect(&url, max_connections, false).await?;
+    let store = PostgresBackend::connect(&url, max_connections, false).await?;
     store.migrate().await?;
     Ok((store, url))
 }

@@ -1,17 +1,14 @@
-//! The SQLite backend: the embedded default, one file, WAL mode.
+//! The SQLite backend: the embedded default, one file, WAL mode. The storage rules themselves
+//! are `mana-store-sql`'s; this crate reaches the database and encodes values the way its
+//! schema stores them.
 
-mod convert;
-mod credits;
-mod events;
-mod ledger_writes;
-mod sessions;
-mod users;
+mod backend;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use mana_core::store::{Store, StoreError, StoreResult};
+use mana_core::store::{StoreError, StoreResult};
+use mana_store_sql::SqlStore;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, Transaction};
 
@@ -19,14 +16,17 @@ pub use sqlx::migrate::MigrateError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The service's store on SQLite.
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteBackend {
     pool: SqlitePool,
 }
 
-impl SqliteStore {
+impl SqliteBackend {
     /// Opens (and creates, if missing) the database at a `sqlite:` URL.
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -36,15 +36,15 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
-        Ok(Self { pool })
+        Ok(SqlStore::new(Self { pool }))
     }
 
     /// A private in-memory database, for tests.
-    pub async fn in_memory() -> anyhow::Result<Self> {
+    pub async fn in_memory() -> anyhow::Result<SqliteStore> {
         // One connection: every connection to `:memory:` would be a separate database.
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        Ok(Self { pool })
+        Ok(SqlStore::new(Self { pool }))
     }
 
     pub async fn migrate(&self) -> Result<(), MigrateError> {
@@ -71,20 +71,8 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
-        Ok(())
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "sqlite"
-    }
-}
-
 /// SQLite names the violated columns, not the index; map them to the shared constraint names.
-fn store_error(error: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     // Every connection busy for longer than the pool waits: retry later.
     if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
         return StoreError::Unavailable(error.into());

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use mana_store_conformance::{SharedStore, conformance_suite};
-use mana_store_sqlite::SqliteStore;
+use mana_store_sqlite::SqliteBackend;
 
 async fn fresh_store() -> SharedStore {
     let dir = std::env::temp_dir().join("mana-core-auth-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
-    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()), 8).await.unwrap();
+    let store = SqliteBackend::connect(&format!("sqlite://{}", path.display()), 8).await.unwrap();
     store.migrate().await.unwrap();
     Arc::new(store)
 }

@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 use mana_store_conformance::{SharedStore, create_user};
-use mana_store_sqlite::SqliteStore;
+use mana_store_sqlite::SqliteBackend;
 use std::sync::Arc;
 
 #[tokio::test]
 async fn ledger_rows_can_be_neither_changed_nor_deleted() {
-    let store = SqliteStore::in_memory().await.unwrap();
+    let store = SqliteBackend::in_memory().await.unwrap();
     store.migrate().await.unwrap();
     let shared: SharedStore = Arc::new(store.clone());
     create_user(&shared, "immutable@example.com").await;
@@ -26,7 +26,7 @@ async fn ledger_rows_can_be_neither_changed_nor_deleted() {
 
 #[tokio::test]
 async fn a_bucket_can_never_be_stored_negative() {
-    let store = SqliteStore::in_memory().await.unwrap();
+    let store = SqliteBackend::in_memory().await.unwrap();
     store.migrate().await.unwrap();
     let shared: SharedStore = Arc::new(store.clone());
     create_user(&shared, "negative@example.com").await;

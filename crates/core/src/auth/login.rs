@@ -1,13 +1,12 @@
 use mana_proto::FieldError;
 use mana_proto::limits::DEVICE_FIELD_MAX_CHARS;
-use serde_json::json;
 
 use super::AuthService;
 use super::IssuedTokens;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::password::Password;
-use crate::store::{ClientInfo, Credentials, SecurityEventKind};
+use crate::store::{ClientInfo, Credentials, EventDetails, LoginFailureReason, SecurityEventKind};
 
 /// What a client sends to log in.
 #[derive(Debug, Clone, Default)]
@@ -32,13 +31,13 @@ impl AuthService {
         let Some(Credentials { user, password_hash }) = credentials else {
             self.passwords.verify_against_dummy(&attempt.password).await?;
             crate::telemetry::login("unknown_account");
-            let details = json!({ "reason": "unknown_account" });
+            let details = EventDetails { reason: Some(LoginFailureReason::UnknownAccount), ..EventDetails::default() };
             self.record_event(None, SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
         };
         if !self.passwords.verify(&attempt.password, &password_hash).await? {
             crate::telemetry::login("wrong_password");
-            let details = json!({ "reason": "wrong_password" });
+            let details = EventDetails { reason: Some(LoginFailureReason::WrongPassword), ..EventDetails::default() };
             self.record_event(Some(user.id), SecurityEventKind::LoginFailure, client, details).await?;
             return Err(Error::InvalidCredentials);
         }

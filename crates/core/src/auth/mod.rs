@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mana_proto::AccessTokenClaims;
-use serde_json::json;
 
 use crate::clock::Clock;
 use crate::credits::CreditPolicy;
 use crate::error::Result;
 use crate::ids::{Role, SessionId, UserId};
 use crate::password::PasswordHasher;
-use crate::store::{ClientInfo, NewSecurityEvent, SecurityEventKind, Store, User};
+use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
 
 pub use login::LoginAttempt;
@@ -103,7 +102,7 @@ impl AuthService {
         user_id: Option<UserId>,
         kind: SecurityEventKind,
         client: &ClientInfo,
-        details: serde_json::Value,
+        details: EventDetails,
     ) -> Result<()> {
         let event = NewSecurityEvent { user_id, kind, client: client.clone(), at: self.clock.now(), details };
         self.store.record_security_event(event).await?;
@@ -115,7 +114,7 @@ impl AuthService {
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<bool> {
         let deleted = self.store.soft_delete_user(user, self.clock.now()).await?;
         if deleted {
-            self.record_event(Some(user), SecurityEventKind::AccountDeleted, client, json!({})).await?;
+            self.record_event(Some(user), SecurityEventKind::AccountDeleted, client, EventDetails::default()).await?;
         }
         Ok(deleted)
     }

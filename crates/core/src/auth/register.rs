@@ -1,6 +1,5 @@
 use mana_proto::FieldError;
 use mana_proto::limits::NAME_MAX_CHARS;
-use serde_json::json;
 
 use super::AuthService;
 use crate::credits::Movements;
@@ -8,7 +7,7 @@ use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{Role, UserId};
 use crate::password::Password;
-use crate::store::{ClientInfo, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
+use crate::store::{ClientInfo, EventDetails, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
 
 /// What a client sends to register.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +48,7 @@ impl AuthService {
             }
             other => other?,
         };
-        self.record_event(Some(user.id), SecurityEventKind::Register, client, json!({})).await?;
+        self.record_event(Some(user.id), SecurityEventKind::Register, client, EventDetails::default()).await?;
         Ok(user)
     }
 }

@@ -2,14 +2,13 @@
 //! check behind every Bearer token.
 
 use mana_proto::AccessTokenClaims;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{AuthService, Authenticated, IssuedTokens, whole_seconds};
 use crate::crypto::random_bytes;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserId};
-use crate::store::{ClientInfo, NewSession, Rotation, SecurityEventKind, SessionWithUser, User};
+use crate::store::{ClientInfo, EventDetails, NewSession, Rotation, SecurityEventKind, SessionWithUser, User};
 use crate::tokens::{RefreshToken, TokenRejection};
 
 impl AuthService {
@@ -39,7 +38,7 @@ impl AuthService {
                 access_issued_at,
             })
             .await?;
-        let details = json!({ "sessionId": session_id.to_string() });
+        let details = EventDetails { session_id: Some(session_id), ..EventDetails::default() };
         self.record_event(Some(user.id), SecurityEventKind::LoginSuccess, client, details).await?;
         self.issue(user, session_id, access_jti, access_issued_at, refresh_token)
     }
@@ -73,11 +72,12 @@ impl AuthService {
         }
 
         self.store.revoke_session(record.session_id, self.clock.now()).await?;
-        let details = json!({
-            "sessionId": record.session_id.to_string(),
-            "presentedGeneration": record.generation,
-            "currentGeneration": current.session.generation,
-        });
+        let details = EventDetails {
+            session_id: Some(record.session_id),
+            presented_generation: Some(record.generation),
+            current_generation: Some(current.session.generation),
+            ..EventDetails::default()
+        };
         self.record_event(Some(current.user.id), SecurityEventKind::RefreshTokenReuse, client, details).await?;
         crate::telemetry::refresh_token_reused();
         tracing::warn!(
@@ -147,14 +147,7 @@ impl AuthService {
         issued_at: chrono::DateTime<chrono::Utc>,
         refresh_token: RefreshToken,
     ) -> Result<IssuedTokens> {
-        let claims = self.tokens.claims(
-            user.id.to_string(),
-            user.email.to_string(),
-            user.role.to_string(),
-            session.to_string(),
-            access_jti,
-            issued_at,
-        );
+        let claims = self.tokens.claims(user.id, &user.email, user.role, session, access_jti, issued_at);
         let access_token = self.tokens.sign(&claims)?;
         Ok(IssuedTokens { user, access_token, refresh_token, expires_in: self.tokens.settings().ttl.num_seconds() })
     }
@@ -183,7 +176,7 @@ impl AuthService {
 
     async fn end_session(&self, session: SessionId, user: UserId, client: &ClientInfo) -> Result<()> {
         if self.store.revoke_session(session, self.clock.now()).await? {
-            let details = json!({ "sessionId": session.to_string() });
+            let details = EventDetails { session_id: Some(session), ..EventDetails::default() };
             self.record_event(Some(user), SecurityEventKind::Logout, client, details).await?;
         }
         Ok(())

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::amount::{Credits, checked_sum};
+use super::names::AppId;
 use crate::ids::UserId;
 
 /// One of a user's three buckets.
@@ -166,7 +167,7 @@ pub struct LedgerTransaction {
     pub kind: TransactionKind,
     pub amount: Credits,
     pub balance_after: Credits,
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     pub description: String,
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,

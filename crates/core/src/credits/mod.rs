@@ -4,6 +4,7 @@
 mod amount;
 mod ledger;
 mod movements;
+mod names;
 mod receipt;
 mod service;
 mod verify;
@@ -11,6 +12,7 @@ mod verify;
 pub use amount::{Credits, checked_sum};
 pub use ledger::{Account, Bucket, LedgerTransaction, Posting, SystemAccount, TransactionKind};
 pub use movements::{Balance, CreditPolicy, Memo, MovementError, Movements};
+pub use names::{AppId, IdempotencyKey};
 pub use receipt::{BalanceSummary, SpendReceipt};
 pub use service::{CreditService, MAX_SPEND, SpendRequest, TransactionPage};
 pub use verify::{Violation, verify_ledger};

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::amount::Credits;
 use super::ledger::{Account, Bucket, LedgerTransaction, Posting, SystemAccount, TransactionKind};
+use super::names::AppId;
 use crate::ids::UserId;
 
 /// The amounts and period of free credits.
@@ -91,7 +92,7 @@ pub enum MovementError {
 /// A user-facing description and context of one movement.
 #[derive(Debug, Clone, Default)]
 pub struct Memo {
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     pub description: String,
     pub metadata: Option<serde_json::Value>,
 }
@@ -177,7 +178,7 @@ impl Movements {
     }
 
     /// Spends from the daily allowance first, then free credits, then paid credits.
-    pub fn spend(&mut self, amount: Credits, app_id: &str, memo: Memo) -> Result<&LedgerTransaction, MovementError> {
+    pub fn spend(&mut self, amount: Credits, app_id: &AppId, memo: Memo) -> Result<&LedgerTransaction, MovementError> {
         if !amount.is_positive() {
             return Err(MovementError::Overflow);
         }
@@ -193,8 +194,8 @@ impl Movements {
                 remaining = remaining.checked_sub(take).ok_or(MovementError::Overflow)?;
             }
         }
-        let memo = Memo { app_id: Some(app_id.to_owned()), ..memo };
-        self.record(TransactionKind::Usage, &legs, SystemAccount::Usage(app_id.to_owned()), memo)
+        let memo = Memo { app_id: Some(app_id.clone()), ..memo };
+        self.record(TransactionKind::Usage, &legs, SystemAccount::Usage(app_id.to_string()), memo)
     }
 
     /// Credits `amount` to one bucket from a system account (purchases, adjustments, refunds).
@@ -296,7 +297,8 @@ mod tests {
         let (mut balance, _) = opened(now).into_parts();
         balance.paid = Credits(100);
         let mut movements = Movements::new(balance, now);
-        let spent = movements.spend(Credits(200), "chat", Memo::new("long answer")).unwrap().clone();
+        let spent =
+            movements.spend(Credits(200), &AppId::parse("chat").unwrap(), Memo::new("long answer")).unwrap().clone();
         let legs: Vec<_> = spent.postings.iter().map(|p| (p.account.clone(), p.amount)).collect();
         let user = movements.balance().user_id;
         assert_eq!(
@@ -319,7 +321,10 @@ mod tests {
         let mut movements = opened(now);
         let before = movements.balance().clone();
         let count = movements.transactions().len();
-        assert_eq!(movements.spend(Credits(156), "chat", Memo::new("x")).unwrap_err(), MovementError::Insufficient);
+        assert_eq!(
+            movements.spend(Credits(156), &AppId::parse("chat").unwrap(), Memo::new("x")).unwrap_err(),
+            MovementError::Insufficient
+        );
         assert_eq!(movements.balance(), &before);
         assert_eq!(movements.transactions().len(), count);
     }

@@ -8,8 +8,8 @@ use mana_proto::FieldError;
 use serde_json::json;
 
 use super::{
-    Balance, BalanceSummary, Bucket, CreditPolicy, Credits, Memo, MovementError, Movements, SpendReceipt,
-    SystemAccount, TransactionKind,
+    AppId, Balance, BalanceSummary, Bucket, CreditPolicy, Credits, IdempotencyKey, Memo, MovementError, Movements,
+    SpendReceipt, SystemAccount, TransactionKind,
 };
 use crate::clock::Clock;
 use crate::crypto::sha256;
@@ -56,9 +56,9 @@ pub struct CreditService {
 /// A spend whose input has been checked.
 struct ValidSpend {
     amount: Credits,
-    app_id: String,
+    app_id: AppId,
     description: String,
-    key: Option<String>,
+    key: Option<IdempotencyKey>,
     metadata: Option<serde_json::Value>,
 }
 
@@ -102,9 +102,9 @@ impl CreditService {
         let key = spend.key.clone();
         let (app, amount) = (spend.app_id.clone(), spend.amount.0);
         let decide = move |snapshot: &CreditSnapshot| decide_spend(&spend, request_hash, &policy, now, snapshot);
-        match self.update(user, key.as_deref(), &decide).await? {
+        match self.update(user, key.as_ref(), &decide).await? {
             CreditOutcome::Spent(receipt) => {
-                crate::telemetry::credits_spent(&app, amount);
+                crate::telemetry::credits_spent(app.as_str(), amount);
                 Ok(receipt)
             }
             CreditOutcome::Replayed(receipt) => Ok(receipt),
@@ -187,7 +187,7 @@ impl CreditService {
     async fn update(
         &self,
         user: UserId,
-        key: Option<&str>,
+        key: Option<&IdempotencyKey>,
         decide: &(dyn Fn(&CreditSnapshot) -> CreditDecision + Send + Sync),
     ) -> Result<CreditOutcome> {
         for attempt in 1..=MAX_ATTEMPTS {
@@ -276,12 +276,11 @@ fn validate_spend(request: SpendRequest) -> Result<ValidSpend> {
         }
         Some(amount) => amount,
     };
-    let app_id = request.app_id.trim().to_owned();
-    if app_id.is_empty() {
+    let app_text = request.app_id.trim();
+    let app_id = AppId::parse(app_text);
+    if app_text.is_empty() {
         errors.push(FieldError::new("appId", "is required"));
-    } else if app_id.chars().count() > APP_ID_MAX_CHARS
-        || !app_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    } else if app_id.is_none() {
         errors.push(FieldError::new(
             "appId",
             format!("must be at most {APP_ID_MAX_CHARS} letters, digits, '-', '_' or '.'"),
@@ -296,12 +295,8 @@ fn validate_spend(request: SpendRequest) -> Result<ValidSpend> {
             format!("must be at most {DESCRIPTION_MAX_CHARS} printable characters"),
         ));
     }
-    let key = request.idempotency_key;
-    if let Some(key) = &key
-        && (key.is_empty()
-            || key.chars().count() > IDEMPOTENCY_KEY_MAX_CHARS
-            || !key.chars().all(|c| c.is_ascii_graphic()))
-    {
+    let key = request.idempotency_key.as_deref().map(IdempotencyKey::parse);
+    if let Some(None) = key {
         errors.push(FieldError::new(
             "idempotencyKey",
             format!("must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters"),
@@ -314,10 +309,12 @@ fn validate_spend(request: SpendRequest) -> Result<ValidSpend> {
         errors
             .push(FieldError::new("metadata", format!("must be a JSON object of at most {METADATA_MAX_BYTES} bytes")));
     }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+    match (app_id, key) {
+        (Some(app_id), key) if errors.is_empty() => {
+            Ok(ValidSpend { amount: Credits(amount), app_id, description, key: key.flatten(), metadata })
+        }
+        _ => Err(Error::Validation(errors)),
     }
-    Ok(ValidSpend { amount: Credits(amount), app_id, description, key, metadata })
 }
 
 /// What identifies a spend for idempotency: everything but the key itself. serde_json sorts

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use super::{Bucket, Credits};
+use super::{AppId, Bucket, Credits};
 use crate::ids::UserId;
 use crate::store::LedgerFacts;
 
@@ -62,14 +62,14 @@ pub enum Violation {
     /// Usage statistics disagree with the usage transactions: (credits, uses) of each.
     UsageDiffers {
         user: UserId,
-        app: String,
+        app: AppId,
         day: NaiveDate,
         ledger: (Credits, i64),
         stats: (Credits, i64),
     },
     UsageWithoutLedger {
         user: UserId,
-        app: String,
+        app: AppId,
         day: NaiveDate,
         credits: Credits,
     },
@@ -121,16 +121,17 @@ impl fmt::Display for Violation {
 /// Every broken invariant; empty when the ledger is sound.
 pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
     let mut problems = Vec::new();
-    for &(transaction, sum, postings) in &facts.unbalanced {
-        problems.push(Violation::Unbalanced { transaction, sum, postings });
+    for t in &facts.unbalanced {
+        problems.push(Violation::Unbalanced { transaction: t.id, sum: t.sum, postings: t.postings });
     }
-    for &(transaction, stated, moved) in &facts.misstated {
-        problems.push(Violation::Misstated { transaction, stated, moved });
+    for t in &facts.misstated {
+        problems.push(Violation::Misstated { transaction: t.id, stated: t.amount, moved: t.net });
     }
 
-    let posted: BTreeMap<(UserId, Bucket), Credits> = facts.posted.iter().map(|&(u, b, c)| ((u, b), c)).collect();
+    let posted: BTreeMap<(UserId, Bucket), Credits> =
+        facts.posted.iter().map(|p| ((p.user, p.bucket), p.total)).collect();
     let totals: BTreeMap<UserId, (Credits, Credits, Credits)> =
-        facts.posted_totals.iter().map(|&(u, earned, spent, expired)| (u, (earned, spent, expired))).collect();
+        facts.posted_totals.iter().map(|t| (t.user, (t.earned, t.spent, t.expired))).collect();
     let mut users_with_balance = std::collections::BTreeSet::new();
     for balance in &facts.balances {
         let user = balance.user_id;

@@ -5,13 +5,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::StoreResult;
-use crate::credits::{Balance, Bucket, Credits, LedgerTransaction, Posting, SpendReceipt, TransactionKind};
+use crate::credits::{
+    AppId, Balance, Bucket, Credits, IdempotencyKey, LedgerTransaction, Posting, SpendReceipt, TransactionKind,
+};
 use crate::ids::UserId;
 
 /// A stored answer to an idempotent request, kept in the same transaction as its movement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
-    pub key: String,
+    pub key: IdempotencyKey,
     /// SHA-256 of the request's parameters, to tell a retry from a different request.
     pub request_hash: [u8; 32],
     pub receipt: SpendReceipt,
@@ -29,7 +31,7 @@ pub struct CreditSnapshot {
 /// One more use of an app by a user on a day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageIncrement {
-    pub app_id: String,
+    pub app_id: AppId,
     pub day: NaiveDate,
     pub credits: Credits,
 }
@@ -83,7 +85,7 @@ pub struct TransactionView {
     pub kind: TransactionKind,
     pub amount: Credits,
     pub balance_after: Credits,
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     pub description: String,
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
@@ -160,26 +162,56 @@ pub struct Purchase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageStat {
     pub user_id: UserId,
-    pub app_id: String,
+    pub app_id: AppId,
     pub day: NaiveDate,
     pub credits_used: Credits,
     pub uses: i64,
 }
 
+/// A transaction whose postings do not sum to zero, or that has fewer than two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnbalancedTransaction {
+    pub id: Uuid,
+    pub sum: Credits,
+    pub postings: i64,
+}
+
+/// A transaction whose `amount` differs from the net of its user postings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MisstatedTransaction {
+    pub id: Uuid,
+    pub amount: Credits,
+    pub net: Credits,
+}
+
+/// The sum of the postings to one bucket of one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedBucket {
+    pub user: UserId,
+    pub bucket: Bucket,
+    pub total: Credits,
+}
+
+/// One user's transactions summed by effect, each as a positive number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedTotals {
+    pub user: UserId,
+    /// Credited by grants and purchases.
+    pub earned: Credits,
+    /// Spent by usage.
+    pub spent: Credits,
+    pub expired: Credits,
+}
+
 /// Aggregates of the whole ledger, for `ledger verify` to check against each other.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerFacts {
-    /// Transactions whose postings do not sum to zero or that have fewer than two postings:
-    /// (id, sum, number of postings).
-    pub unbalanced: Vec<(Uuid, Credits, i64)>,
-    /// Transactions whose `amount` differs from the net of their user postings: (id, amount, net).
-    pub misstated: Vec<(Uuid, Credits, Credits)>,
-    /// The sum of postings of every user bucket that has any.
-    pub posted: Vec<(UserId, Bucket, Credits)>,
+    pub unbalanced: Vec<UnbalancedTransaction>,
+    pub misstated: Vec<MisstatedTransaction>,
+    /// Every user bucket that has any postings.
+    pub posted: Vec<PostedBucket>,
     pub balances: Vec<Balance>,
-    /// Per user, from their transactions: (credited by grants and purchases, spent by usage,
-    /// expired), each as a positive number.
-    pub posted_totals: Vec<(UserId, Credits, Credits, Credits)>,
+    pub posted_totals: Vec<PostedTotals>,
     /// Usage transactions aggregated per user, app and day.
     pub usage_from_ledger: Vec<UsageStat>,
     pub usage_stats: Vec<UsageStat>,
@@ -191,7 +223,12 @@ pub trait CreditStore: Send + Sync {
     /// applies its changes in one transaction. Optimistic first: the balance is written only if
     /// its version is unchanged; a lost race is decided again with the balance row locked.
     /// `NotFound` if the user has no balance.
-    async fn update_credits(&self, user: UserId, key: Option<&str>, decide: Decide<'_>) -> StoreResult<CreditDecision>;
+    async fn update_credits(
+        &self,
+        user: UserId,
+        key: Option<&IdempotencyKey>,
+        decide: Decide<'_>,
+    ) -> StoreResult<CreditDecision>;
     /// Newest first.
     async fn list_transactions(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<TransactionView>>;
     async fn transaction_postings(&self, transaction: Uuid) -> StoreResult<Vec<Posting>>;

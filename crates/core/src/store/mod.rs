@@ -196,14 +196,37 @@ impl SecurityEventKind {
     }
 }
 
+/// Facts recorded with a security event (never secrets). Stored as a JSON object in camelCase;
+/// facts that do not apply are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<LoginFailureReason>,
+    /// For a refresh-token reuse: the generation of the token presented, and the session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presented_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_generation: Option<i64>,
+}
+
+/// Why a login failed, as far as the log may say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginFailureReason {
+    UnknownAccount,
+    WrongPassword,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSecurityEvent {
     pub user_id: Option<UserId>,
     pub kind: SecurityEventKind,
     pub client: ClientInfo,
     pub at: DateTime<Utc>,
-    /// Extra facts (never secrets), e.g. the session id.
-    pub details: serde_json::Value,
+    pub details: EventDetails,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,7 +236,7 @@ pub struct SecurityEvent {
     pub kind: SecurityEventKind,
     pub client: ClientInfo,
     pub at: DateTime<Utc>,
-    pub details: serde_json::Value,
+    pub details: EventDetails,
 }
 
 #[async_trait]

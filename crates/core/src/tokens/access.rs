@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::TokenRejection;
 use super::keys::KeyRing;
 use crate::crypto::{base64url_decode, base64url_encode};
+use crate::email::Email;
+use crate::ids::{Role, SessionId, UserId};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -75,19 +77,19 @@ impl AccessTokens {
     /// The claims of a token issued at `issued_at` (whole seconds are used).
     pub fn claims(
         &self,
-        subject: String,
-        email: String,
-        role: String,
-        session: String,
+        subject: UserId,
+        email: &Email,
+        role: Role,
+        session: SessionId,
         jti: String,
         issued_at: DateTime<Utc>,
     ) -> AccessTokenClaims {
         let iat = issued_at.timestamp();
         AccessTokenClaims {
-            sub: subject,
-            email,
-            role,
-            sid: session,
+            sub: subject.to_string(),
+            email: email.to_string(),
+            role: role.to_string(),
+            sid: session.to_string(),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             iat,
@@ -190,7 +192,14 @@ mod tests {
         for algorithm in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256, KeyAlgorithm::EdDsa] {
             let tokens = tokens(algorithm);
             let now = Utc::now();
-            let claims = tokens.claims("u".into(), "e@x.io".into(), "user".into(), "s".into(), "j".into(), now);
+            let claims = tokens.claims(
+                UserId::generate(),
+                &Email::parse("e@x.io").unwrap(),
+                Role::User,
+                SessionId::generate(),
+                "j".into(),
+                now,
+            );
             let token = tokens.sign(&claims).unwrap();
             assert_eq!(tokens.verify(&token, now), Ok(claims));
 
@@ -224,7 +233,14 @@ mod tests {
     fn a_token_not_valid_before_a_future_time_is_refused() {
         let tokens = tokens(KeyAlgorithm::EdDsa);
         let now = Utc::now();
-        let mut claims = tokens.claims("u".into(), "e".into(), "user".into(), "s".into(), "j".into(), now);
+        let mut claims = tokens.claims(
+            UserId::generate(),
+            &Email::parse("e@x.io").unwrap(),
+            Role::User,
+            SessionId::generate(),
+            "j".into(),
+            now,
+        );
         claims.nbf = Some(now.timestamp() + 120);
         let token = tokens.sign(&claims).unwrap();
         assert_eq!(tokens.verify(&token, now), Err(TokenRejection::NotYetValid));
@@ -235,7 +251,14 @@ mod tests {
     fn a_critical_header_extension_is_refused() {
         let tokens = tokens(KeyAlgorithm::EdDsa);
         let now = Utc::now();
-        let claims = tokens.claims("u".into(), "e".into(), "user".into(), "s".into(), "j".into(), now);
+        let claims = tokens.claims(
+            UserId::generate(),
+            &Email::parse("e@x.io").unwrap(),
+            Role::User,
+            SessionId::generate(),
+            "j".into(),
+            now,
+        );
         let header =
             serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k", "crit": ["exp-policy"], "exp-policy": 1});
         let token = signed_with(&tokens, header, &claims);
@@ -247,7 +270,14 @@ mod tests {
     #[test]
     fn signing_twice_gives_the_same_rs256_token() {
         let tokens = tokens(KeyAlgorithm::Rs256);
-        let claims = tokens.claims("u".into(), "e".into(), "user".into(), "s".into(), "j".into(), Utc::now());
+        let claims = tokens.claims(
+            UserId::generate(),
+            &Email::parse("e@x.io").unwrap(),
+            Role::User,
+            SessionId::generate(),
+            "j".into(),
+            Utc::now(),
+        );
         assert_eq!(tokens.sign(&claims).unwrap(), tokens.sign(&claims).unwrap());
     }
 }

@@ -68,6 +68,8 @@ impl AccessTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::email::Email;
+    use crate::ids::{Role, SessionId, UserId};
 
     fn tokens() -> AccessTokens {
         crate::tokens::test_tokens(crate::tokens::KeyAlgorithm::EdDsa)
@@ -91,7 +93,14 @@ mod tests {
         let now = Utc::now();
         let device = tokens.issue_device_token("account-a", now).unwrap();
         assert_eq!(tokens.verify(&device, now), Err(crate::tokens::TokenRejection::WrongType));
-        let claims = tokens.claims("u".into(), "e".into(), "user".into(), "s".into(), "j".into(), now);
+        let claims = tokens.claims(
+            UserId::generate(),
+            &Email::parse("e@x.io").unwrap(),
+            Role::User,
+            SessionId::generate(),
+            "j".into(),
+            now,
+        );
         let access = tokens.sign(&claims).unwrap();
         assert_eq!(tokens.known_device(&access, "u", now), None);
     }

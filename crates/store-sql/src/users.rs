@@ -1,0 +1,90 @@
+//! Users and their passwords.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mana_core::email::Email;
+use mana_core::ids::UserId;
+use mana_core::store::{Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore};
+
+use crate::SqlStore;
+use crate::backend::{Backend, SqlRow};
+use crate::decode::{self, user_columns};
+use crate::ledger_writes::{insert_balance, insert_ledger};
+use crate::sql::Sql;
+use crate::statement::Statement;
+
+static INSERT_USER: Sql = Sql::new(
+    "INSERT INTO auth.users (id, email, name, role, email_verified, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, false, $5, $5)",
+);
+static INSERT_PASSWORD: Sql = Sql::new("INSERT INTO auth.passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)");
+static FIND_USER: Sql = Sql::new(concat!("SELECT ", user_columns!(), " FROM auth.users WHERE id = $1"));
+static FIND_CREDENTIALS: Sql = Sql::new(
+    "SELECT u.id, u.email, u.name, u.role, u.email_verified, u.created_at, u.updated_at,
+            u.deleted_at, p.hash
+     FROM auth.users u JOIN auth.passwords p ON p.user_id = u.id
+     WHERE u.email = $1 AND u.deleted_at IS NULL",
+);
+static SOFT_DELETE_USER: Sql =
+    Sql::new("UPDATE auth.users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL");
+static REVOKE_USER_SESSIONS: Sql =
+    Sql::new("UPDATE auth.sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL");
+static SET_PASSWORD: Sql = Sql::new("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3");
+
+#[async_trait]
+impl<B: Backend> UserStore for SqlStore<B> {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let mut tx = self.backend.write().await?;
+        let insert_user = Statement::new(&INSERT_USER)
+            .id(new.id.0)
+            .text_arg(new.email.as_str())
+            .opt_text(new.name.as_deref())
+            .text_arg(new.role.as_str())
+            .time(new.created_at);
+        B::execute(&mut tx, insert_user).await?;
+        let insert_password =
+            Statement::new(&INSERT_PASSWORD).id(new.id.0).text_arg(new.password_hash.as_str()).time(new.created_at);
+        B::execute(&mut tx, insert_password).await?;
+        insert_balance::<B>(&mut tx, &new.opening_balance).await?;
+        insert_ledger::<B>(&mut tx, &new.opening_transactions).await?;
+        B::finish(tx).await?;
+        Ok(User {
+            id: new.id,
+            email: new.email,
+            name: new.name,
+            role: new.role,
+            email_verified: false,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            deleted_at: None,
+        })
+    }
+
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = self.fetch_optional(Statement::new(&FIND_USER).id(id.0)).await?;
+        row.map(|row| decode::user(&row, "")).transpose()
+    }
+
+    async fn find_credentials(&self, email: &Email) -> StoreResult<Option<Credentials>> {
+        let row = self.fetch_optional(Statement::new(&FIND_CREDENTIALS).text_arg(email.as_str())).await?;
+        row.map(|row| Ok(Credentials { user: decode::user(&row, "")?, password_hash: row.text("hash")? })).transpose()
+    }
+
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.backend.write_as(id).await?;
+        let deleted = B::execute(&mut tx, Statement::new(&SOFT_DELETE_USER).time(at).id(id.0)).await? == 1;
+        if deleted {
+            B::execute(&mut tx, Statement::new(&REVOKE_USER_SESSIONS).time(at).id(id.0)).await?;
+        }
+        B::finish(tx).await?;
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> PasswordStore for SqlStore<B> {
+    async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let updated = self.execute(Statement::new(&SET_PASSWORD).text_arg(hash).time(at).id(user.0)).await?;
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
