@@ -103,33 +103,7 @@ impl PgRecord {
 }
 
 impl SqlRow for PgRecord {
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        self.get(column)
-    }
-
-    fn int32(&self, column: &str) -> StoreResult<i32> {
-        self.get(column)
-    }
-
-    fn flag(&self, column: &str) -> StoreResult<bool> {
-        self.get(column)
-    }
-
-    fn text(&self, column: &str) -> StoreResult<String> {
-        self.get(column)
-    }
-
-    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        self.get(column)
-    }
-
-    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
-        self.get(column)
-    }
-
-    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.get(column)
-    }
+    mana_store_sql::plain_column_readers!();
 
     fn id(&self, column: &str) -> StoreResult<Uuid> {
         self.get(column)

@@ -73,6 +73,23 @@ pub trait SqlRow {
     fn opt_json(&self, column: &str) -> StoreResult<Option<serde_json::Value>>;
 }
 
+/// Expands, inside an `impl SqlRow for R`, to the readers of the columns every driver decodes
+/// alike (integers, flags, text, bytes), each through `R::get(&self, column)`.
+#[macro_export]
+macro_rules! plain_column_readers {
+    () => {
+        $crate::plain_column_readers!(int: i64, int32: i32, flag: bool, text: String, opt_text: Option<String>,
+            bytes: Vec<u8>, opt_bytes: Option<Vec<u8>>);
+    };
+    ($($name:ident: $type:ty),*) => {
+        $(
+            fn $name(&self, column: &str) -> $crate::StoreResult<$type> {
+                self.get(column)
+            }
+        )*
+    };
+}
+
 /// A pooled connection, or one held inside a transaction: what both backends' units of work
 /// are made of.
 pub enum Conn<DB: Database> {

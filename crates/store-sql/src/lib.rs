@@ -24,9 +24,11 @@ use std::ops::Deref;
 
 use async_trait::async_trait;
 use mana_core::ids::UserId;
-use mana_core::store::{Store, StoreResult};
+use mana_core::store::Store;
 
 pub use backend::{Backend, Conn, SqlRow};
+/// For [`plain_column_readers!`].
+pub use mana_core::store::StoreResult;
 pub use sql::{Dialect, Sql};
 pub use statement::{Statement, Value};
 

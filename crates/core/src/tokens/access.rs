@@ -192,14 +192,7 @@ mod tests {
         for algorithm in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256, KeyAlgorithm::EdDsa] {
             let tokens = tokens(algorithm);
             let now = Utc::now();
-            let claims = tokens.claims(
-                UserId::generate(),
-                &Email::parse("e@x.io").unwrap(),
-                Role::User,
-                SessionId::generate(),
-                "j".into(),
-                now,
-            );
+            let claims = crate::tokens::test_claims(&tokens, now);
             let token = tokens.sign(&claims).unwrap();
             assert_eq!(tokens.verify(&token, now), Ok(claims));
 
@@ -233,14 +226,7 @@ mod tests {
     fn a_token_not_valid_before_a_future_time_is_refused() {
         let tokens = tokens(KeyAlgorithm::EdDsa);
         let now = Utc::now();
-        let mut claims = tokens.claims(
-            UserId::generate(),
-            &Email::parse("e@x.io").unwrap(),
-            Role::User,
-            SessionId::generate(),
-            "j".into(),
-            now,
-        );
+        let mut claims = crate::tokens::test_claims(&tokens, now);
         claims.nbf = Some(now.timestamp() + 120);
         let token = tokens.sign(&claims).unwrap();
         assert_eq!(tokens.verify(&token, now), Err(TokenRejection::NotYetValid));
@@ -251,14 +237,7 @@ mod tests {
     fn a_critical_header_extension_is_refused() {
         let tokens = tokens(KeyAlgorithm::EdDsa);
         let now = Utc::now();
-        let claims = tokens.claims(
-            UserId::generate(),
-            &Email::parse("e@x.io").unwrap(),
-            Role::User,
-            SessionId::generate(),
-            "j".into(),
-            now,
-        );
+        let claims = crate::tokens::test_claims(&tokens, now);
         let header =
             serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k", "crit": ["exp-policy"], "exp-policy": 1});
         let token = signed_with(&tokens, header, &claims);
@@ -270,14 +249,7 @@ mod tests {
     #[test]
     fn signing_twice_gives_the_same_rs256_token() {
         let tokens = tokens(KeyAlgorithm::Rs256);
-        let claims = tokens.claims(
-            UserId::generate(),
-            &Email::parse("e@x.io").unwrap(),
-            Role::User,
-            SessionId::generate(),
-            "j".into(),
-            Utc::now(),
-        );
+        let claims = crate::tokens::test_claims(&tokens, Utc::now());
         assert_eq!(tokens.sign(&claims).unwrap(), tokens.sign(&claims).unwrap());
     }
 }

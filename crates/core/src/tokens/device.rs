@@ -68,8 +68,6 @@ impl AccessTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::email::Email;
-    use crate::ids::{Role, SessionId, UserId};
 
     fn tokens() -> AccessTokens {
         crate::tokens::test_tokens(crate::tokens::KeyAlgorithm::EdDsa)
@@ -93,14 +91,7 @@ mod tests {
         let now = Utc::now();
         let device = tokens.issue_device_token("account-a", now).unwrap();
         assert_eq!(tokens.verify(&device, now), Err(crate::tokens::TokenRejection::WrongType));
-        let claims = tokens.claims(
-            UserId::generate(),
-            &Email::parse("e@x.io").unwrap(),
-            Role::User,
-            SessionId::generate(),
-            "j".into(),
-            now,
-        );
+        let claims = crate::tokens::test_claims(&tokens, now);
         let access = tokens.sign(&claims).unwrap();
         assert_eq!(tokens.known_device(&access, "u", now), None);
     }

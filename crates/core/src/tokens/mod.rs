@@ -26,3 +26,12 @@ pub(crate) fn test_tokens(algorithm: KeyAlgorithm) -> AccessTokens {
     };
     AccessTokens::new(KeyRing::new(vec![key]).expect("one key"), settings)
 }
+
+/// The claims of an access token for some user and session, issued at `now`.
+#[cfg(test)]
+pub(crate) fn test_claims(tokens: &AccessTokens, now: chrono::DateTime<chrono::Utc>) -> mana_proto::AccessTokenClaims {
+    use crate::email::Email;
+    use crate::ids::{Role, SessionId, UserId};
+    let email = Email::parse("e@x.io").expect("a valid email");
+    tokens.claims(UserId::generate(), &email, Role::User, SessionId::generate(), "j".into(), now)
+}
