@@ -14,7 +14,6 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
 
 use crate::crypto::{base64url_encode, hex_encode, random_bytes};
 
@@ -61,7 +60,52 @@ pub struct SigningKey {
     created_at: i64,
     signer: Signer,
     verifier: ParsedPublicKey,
-    jwk: serde_json::Value,
+    jwk: Jwk,
+}
+
+/// A public key as a JSON Web Key (RFC 7517, 7518, 8037): the members of its key type, with
+/// `kid`, `alg` and `use: "sig"`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<&'static str>,
+    /// RSA modulus and exponent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// Curve point coordinates (`y` for P-256 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    pub kid: String,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub key_use: &'static str,
+}
+
+impl Jwk {
+    fn new(kty: &'static str, kid: &str, algorithm: KeyAlgorithm) -> Self {
+        Self {
+            kty,
+            crv: None,
+            n: None,
+            e: None,
+            x: None,
+            y: None,
+            kid: kid.to_owned(),
+            alg: algorithm.jwt_name(),
+            key_use: "sig",
+        }
+    }
+}
+
+/// The JWKS document (`/.well-known/jwks.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -112,7 +156,11 @@ impl SigningKey {
             let public = pair.public_key();
             let (n, e) = (public.modulus(), public.exponent());
             let (n, e) = (n.big_endian_without_leading_zero(), e.big_endian_without_leading_zero());
-            let jwk = json!({"kty": "RSA", "n": base64url_encode(n), "e": base64url_encode(e)});
+            let jwk = Jwk {
+                n: Some(base64url_encode(n)),
+                e: Some(base64url_encode(e)),
+                ..Jwk::new("RSA", &kid, KeyAlgorithm::Rs256)
+            };
             let verifier = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public.as_ref())
                 .map_err(|e| anyhow!("unusable RSA public key: {e}"))?;
             return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Rs256, Signer::Rsa(pair), verifier, jwk));
@@ -123,17 +171,23 @@ impl SigningKey {
             if point.len() != 65 || point[0] != 4 {
                 bail!("unexpected P-256 public key encoding");
             }
-            let jwk = json!({
-                "kty": "EC", "crv": "P-256",
-                "x": base64url_encode(&point[1..33]), "y": base64url_encode(&point[33..]),
-            });
+            let jwk = Jwk {
+                crv: Some("P-256"),
+                x: Some(base64url_encode(&point[1..33])),
+                y: Some(base64url_encode(&point[33..])),
+                ..Jwk::new("EC", &kid, KeyAlgorithm::Es256)
+            };
             let verifier = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
                 .map_err(|e| anyhow!("unusable P-256 public key: {e}"))?;
             return Ok(Self::assemble(kid, created_at, KeyAlgorithm::Es256, Signer::Ecdsa(pair), verifier, jwk));
         }
         if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
             let public = pair.public_key().as_ref().to_vec();
-            let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": base64url_encode(&public)});
+            let jwk = Jwk {
+                crv: Some("Ed25519"),
+                x: Some(base64url_encode(&public)),
+                ..Jwk::new("OKP", &kid, KeyAlgorithm::EdDsa)
+            };
             let verifier =
                 ParsedPublicKey::new(&ED25519, &public).map_err(|e| anyhow!("unusable Ed25519 public key: {e}"))?;
             return Ok(Self::assemble(kid, created_at, KeyAlgorithm::EdDsa, Signer::Ed25519(pair), verifier, jwk));
@@ -147,11 +201,8 @@ impl SigningKey {
         algorithm: KeyAlgorithm,
         signer: Signer,
         verifier: ParsedPublicKey,
-        mut jwk: serde_json::Value,
+        jwk: Jwk,
     ) -> Self {
-        jwk["kid"] = json!(kid);
-        jwk["alg"] = json!(algorithm.jwt_name());
-        jwk["use"] = json!("sig");
         Self { kid, algorithm, created_at, signer, verifier, jwk }
     }
 
@@ -168,7 +219,7 @@ impl SigningKey {
     }
 
     /// The public key as a JSON Web Key with `kid`, `alg` and `use: "sig"`.
-    pub fn public_jwk(&self) -> &serde_json::Value {
+    pub fn public_jwk(&self) -> &Jwk {
         &self.jwk
     }
 
@@ -234,10 +285,10 @@ impl KeyRing {
     }
 
     /// The JWKS document, newest key first.
-    pub fn jwks(&self) -> serde_json::Value {
+    pub fn jwks(&self) -> Jwks {
         let mut keys: Vec<&Arc<SigningKey>> = self.by_kid.values().collect();
         keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.kid.cmp(&a.kid)));
-        json!({ "keys": keys.iter().map(|key| key.jwk.clone()).collect::<Vec<_>>() })
+        Jwks { keys: keys.iter().map(|key| key.jwk.clone()).collect() }
     }
 
     /// The distinct algorithms of the published keys.
@@ -281,8 +332,8 @@ mod tests {
             let reloaded = SigningKey::from_pkcs8_pem("k1".into(), 1, &pem).unwrap();
             assert_eq!(reloaded.algorithm(), algorithm);
             assert_eq!(reloaded.public_jwk(), key.public_jwk());
-            assert_eq!(key.public_jwk()["use"], "sig");
-            assert_eq!(key.public_jwk()["alg"], algorithm.jwt_name());
+            assert_eq!(key.public_jwk().key_use, "sig");
+            assert_eq!(key.public_jwk().alg, algorithm.jwt_name());
         }
     }
 
@@ -299,8 +350,8 @@ mod tests {
         let (new, _) = SigningKey::generate(KeyAlgorithm::EdDsa, "new".into(), 200).unwrap();
         let ring = KeyRing::new(vec![new, old]).unwrap();
         assert_eq!(ring.signing_key().kid(), "new");
-        let kids: Vec<_> = ring.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
-        assert_eq!(kids, vec![json!("new"), json!("old")]);
+        let kids: Vec<_> = ring.jwks().keys.into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids, vec!["new", "old"]);
     }
 
     #[test]

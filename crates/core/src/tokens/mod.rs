@@ -7,7 +7,7 @@ mod refresh;
 
 pub use access::{AccessTokenSettings, AccessTokens};
 pub use device::{DEVICE_TOKEN_LIFETIME, KnownDevice, account_key};
-pub use keys::{KeyAlgorithm, KeyRing, SigningKey, new_key_id};
+pub use keys::{Jwk, Jwks, KeyAlgorithm, KeyRing, SigningKey, new_key_id};
 pub use refresh::{RefreshToken, TokenHash};
 
 /// Why an access token was refused; the wire crate owns it so that `/auth/validate`'s
