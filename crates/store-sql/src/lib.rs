@@ -27,6 +27,7 @@ use mana_core::ids::UserId;
 use mana_core::store::Store;
 
 pub use backend::{Backend, Conn, SqlRow};
+pub use decode::corrupt;
 /// For [`plain_column_readers!`].
 pub use mana_core::store::StoreResult;
 pub use sql::{Dialect, Sql};

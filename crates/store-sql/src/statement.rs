@@ -3,6 +3,7 @@
 //! SQLite, a time `timestamptz` or microseconds since the epoch).
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -55,8 +56,8 @@ impl Statement {
                 text.push_str("), ");
             }
             text.push_str(if opens_row { "(" } else { ", " });
-            text.push('$');
-            text.push_str(&(index + 1).to_string());
+            // Writing into a String cannot fail.
+            let _ = write!(text, "${}", index + 1);
         }
         text.push(')');
         Cow::Owned(text)

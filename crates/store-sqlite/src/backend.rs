@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use mana_core::ids::UserId;
 use mana_core::store::{StoreError, StoreResult};
-use mana_store_sql::{Backend, Conn, Dialect, SqlRow, Statement, Value};
+use mana_store_sql::{Backend, Conn, Dialect, SqlRow, Statement, Value, corrupt};
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -16,10 +16,6 @@ use crate::{SqliteBackend, store_error};
 
 fn db<T>(result: Result<T, sqlx::Error>) -> StoreResult<T> {
     result.map_err(store_error)
-}
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Other(anyhow::anyhow!(what))
 }
 
 fn bind<'q>(query: Query<'q, Sqlite, SqliteArguments<'q>>, value: Value) -> Query<'q, Sqlite, SqliteArguments<'q>> {
