@@ -7,12 +7,14 @@
 mod credits;
 mod events;
 mod ledger_model;
+mod lifecycle;
 mod sessions;
 mod users;
 
 pub use credits::*;
 pub use events::*;
 pub use ledger_model::*;
+pub use lifecycle::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -57,6 +59,13 @@ macro_rules! conformance_suite {
             concurrent_first_requests_after_the_period_reset_once,
             transactions_are_listed_newest_first_with_paging,
             packages_are_seeded_and_purchases_start_empty,
+            a_link_token_is_used_once_for_its_purpose_before_it_expires,
+            concurrent_uses_of_one_link_token_succeed_once,
+            a_new_reset_token_voids_the_older_ones,
+            a_password_reset_replaces_the_hash_revokes_every_session_and_queues_the_notice,
+            an_email_change_applies_when_its_link_is_used_unless_the_address_was_taken,
+            outbox_claims_are_exclusive_until_their_lease_ends,
+            delivered_and_abandoned_messages_are_not_claimed_again,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

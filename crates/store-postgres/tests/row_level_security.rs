@@ -23,6 +23,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("auth.accounts", "user_id = $1"),
     ("auth.verification_tokens", "user_id = $1"),
     ("auth.two_factor_auth", "user_id = $1"),
+    ("auth.email_outbox", "user_id = $1"),
     ("credits.balances", "user_id = $1"),
     ("credits.transactions", "user_id = $1"),
     ("credits.postings", "transaction_id IN (SELECT id FROM credits.transactions WHERE user_id = $1)"),
@@ -51,6 +52,9 @@ async fn two_users() -> (PostgresStore, Uuid, Uuid) {
              VALUES (gen_random_uuid(), $1, 'email_verification', sha256($1::text::bytea), now(), now())",
             "INSERT INTO auth.two_factor_auth (user_id, totp_secret_sealed, created_at, updated_at)
              VALUES ($1, '\\x00', now(), now())",
+            "INSERT INTO auth.email_outbox (id, user_id, to_address, subject, text_body, html_body, created_at,
+                 next_attempt_at)
+             VALUES (gen_random_uuid(), $1, 'a@example.com', 's', 't', 'h', now(), now())",
             "INSERT INTO credits.purchases (id, user_id, package_id, credits, amount_cents, currency, status, created_at)
              VALUES (gen_random_uuid(), $1, 'starter', 500, 500, 'EUR', 'pending', now())",
         ] {

@@ -15,6 +15,7 @@ mod decode;
 mod events;
 mod ledger_facts;
 mod ledger_writes;
+mod lifecycle;
 mod sessions;
 pub mod sql;
 mod statement;

@@ -61,12 +61,10 @@ impl Sql {
     }
 }
 
-/// `auth.users` → `users`, `credits.balances` → `credit_balances`, and no `FOR UPDATE`.
+/// `auth.users` → `users`, `credits.balances` → `credit_balances`, and no `FOR UPDATE` clauses.
 fn render_for_sqlite(text: &str) -> String {
-    let text = match text.find(" FOR UPDATE") {
-        Some(at) => &text[..at],
-        None => text,
-    };
+    let text = without_row_locks(text);
+    let text = text.as_str();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(['a', 'c']) {
@@ -88,6 +86,32 @@ fn render_for_sqlite(text: &str) -> String {
     out
 }
 
+/// Drops each `FOR UPDATE` clause with its `OF <table>`, `SKIP LOCKED` or `NOWAIT`, wherever it
+/// stands (at the end, or closing a subquery).
+fn without_row_locks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" FOR UPDATE") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + " FOR UPDATE".len()..];
+        loop {
+            let trimmed = rest.trim_start();
+            if let Some(after) = trimmed.strip_prefix("OF ") {
+                let table_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+                rest = &after[table_end..];
+            } else if let Some(after) = trimmed.strip_prefix("SKIP LOCKED") {
+                rest = after;
+            } else if let Some(after) = trimmed.strip_prefix("NOWAIT") {
+                rest = after;
+            } else {
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +127,19 @@ mod tests {
             STATEMENT.text(Dialect::Sqlite),
             "SELECT b.daily, oauth.x FROM credit_balances b JOIN users u ON u.id = b.user_id
          WHERE b.user_id = $1"
+        );
+    }
+
+    #[test]
+    fn row_locks_inside_subqueries_are_dropped_too() {
+        static CLAIM: Sql = Sql::new(
+            "UPDATE auth.outbox SET locked_until = $1 WHERE id IN \
+             (SELECT id FROM auth.outbox WHERE sent_at IS NULL LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+        );
+        assert_eq!(
+            CLAIM.text(Dialect::Sqlite),
+            "UPDATE outbox SET locked_until = $1 WHERE id IN \
+             (SELECT id FROM outbox WHERE sent_at IS NULL LIMIT $2) RETURNING id"
         );
     }
 

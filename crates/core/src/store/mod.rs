@@ -4,8 +4,10 @@
 //! one database transaction inside the backend, so a caller never sees half a change.
 
 mod credits;
+mod lifecycle;
 
 pub use credits::*;
+pub use lifecycle::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -281,7 +283,16 @@ pub trait SecurityEventStore: Send + Sync {
 /// Everything the service stores, on one database.
 #[async_trait]
 pub trait Store:
-    UserStore + PasswordStore + SessionStore + SecurityEventStore + CreditStore + Send + Sync + 'static
+    UserStore
+    + PasswordStore
+    + SessionStore
+    + SecurityEventStore
+    + CreditStore
+    + LinkTokenStore
+    + OutboxStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

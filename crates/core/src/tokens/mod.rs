@@ -7,7 +7,9 @@ mod refresh;
 
 pub use access::{AccessTokenSettings, AccessTokens};
 pub use device::{DEVICE_TOKEN_LIFETIME, KnownDevice, account_key};
+mod link;
 pub use keys::{Jwk, Jwks, KeyAlgorithm, KeyRing, SigningKey, new_key_id};
+pub use link::{LinkPurpose, LinkToken};
 pub use refresh::{RefreshToken, TokenHash};
 
 /// Why an access token was refused; the wire crate owns it so that `/auth/validate`'s
