@@ -75,6 +75,35 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// How email leaves: an SMTP relay, or files in development.
+    pub email: EmailSettings,
+}
+
+#[derive(Clone)]
+pub struct EmailSettings {
+    /// `None`: messages are written to `mail_dir` (development only).
+    pub smtp: Option<SmtpSettings>,
+    /// The `From` mailbox, as `Name <address>` or a bare address.
+    pub from: String,
+    pub mail_dir: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct SmtpSettings {
+    /// `smtp://user:pass@host:port` or `smtps://…`; never printed (it may hold a password).
+    pub url: String,
+    pub tls: SmtpTls,
+}
+
+/// How the connection to the SMTP relay is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS, required: a relay that does not offer it is an error, never plain text.
+    StartTls,
+    /// TLS from the first byte (`smtps://`, usually port 465).
+    Implicit,
+    /// Plain text, for a relay on the same host or in tests.
+    None,
 }
 
 impl fmt::Debug for Config {
@@ -281,10 +310,40 @@ impl Config {
                 redis_timeout: std::time::Duration::from_millis(r.integer("REDIS_TIMEOUT_MS", 200, 1, 10_000) as u64),
             },
             trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
+            email: email_settings(&mut r),
             public_url,
             database_url,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
+    }
+}
+
+fn email_settings(r: &mut Reader<'_>) -> EmailSettings {
+    let smtp_url = r.parsed("SMTP_URL", None, |v| {
+        // The value is not echoed: it may contain a password.
+        if v.starts_with("smtp://") || v.starts_with("smtps://") {
+            Ok(Some(v.to_owned()))
+        } else {
+            Err("must start with smtp:// or smtps://".into())
+        }
+    });
+    let implicit = smtp_url.as_deref().is_some_and(|url| url.starts_with("smtps://"));
+    let tls = r.parsed("SMTP_TLS", if implicit { SmtpTls::Implicit } else { SmtpTls::StartTls }, |v| match v {
+        "starttls" if !implicit => Ok(SmtpTls::StartTls),
+        "none" if !implicit => Ok(SmtpTls::None),
+        "tls" | "implicit" => Ok(SmtpTls::Implicit),
+        "starttls" | "none" => Err("an smtps:// URL always uses implicit TLS".into()),
+        _ => Err(format!("must be starttls, tls or none (got {v:?})")),
+    });
+    let from = r.parsed("EMAIL_FROM", "mana-core-auth <no-reply@localhost>".to_owned(), |v| {
+        v.parse::<lettre::message::Mailbox>()
+            .map(|_| v.to_owned())
+            .map_err(|_| format!("must be an address or Name <address> (got {v:?})"))
+    });
+    EmailSettings {
+        smtp: smtp_url.map(|url| SmtpSettings { url, tls }),
+        from,
+        mail_dir: PathBuf::from(r.string("MAIL_DIR", "./data/mail")),
     }
 }
 
@@ -462,5 +521,33 @@ mod tests {
     fn debug_output_hides_the_database_url() {
         let config = load(&[("DATABASE_URL", "postgres://u:secret@h/db")]).unwrap();
         assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn email_goes_to_files_by_default_and_to_a_relay_with_required_starttls() {
+        let config = load(&[]).unwrap();
+        assert!(config.email.smtp.is_none());
+        assert_eq!(config.email.mail_dir, PathBuf::from("./data/mail"));
+        let relay = load(&[("SMTP_URL", "smtp://user:secret@relay.example.com:587")]).unwrap();
+        assert_eq!(relay.email.smtp.unwrap().tls, SmtpTls::StartTls);
+        let implicit = load(&[("SMTP_URL", "smtps://relay.example.com")]).unwrap();
+        assert_eq!(implicit.email.smtp.unwrap().tls, SmtpTls::Implicit);
+    }
+
+    #[test]
+    fn bad_email_settings_are_named_without_echoing_the_url() {
+        let errors = load(&[
+            ("SMTP_URL", "http://user:secret@relay.example.com"),
+            ("SMTP_TLS", "sometimes"),
+            ("EMAIL_FROM", "not an address"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for variable in ["SMTP_URL", "SMTP_TLS", "EMAIL_FROM"] {
+            assert!(errors.contains(variable), "{errors}");
+        }
+        assert!(!errors.contains("secret"), "{errors}");
+        let plain_smtps = load(&[("SMTP_URL", "smtps://relay.example.com"), ("SMTP_TLS", "none")]).unwrap_err();
+        assert!(plain_smtps.to_string().contains("implicit TLS"), "{plain_smtps}");
     }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod keys;
 pub mod logging;
 pub mod login;
+pub mod mail;
 pub mod ratelimit;
 pub mod routes;
 pub mod state;

@@ -124,6 +124,18 @@ fn production_refuses_to_start_without_a_signing_key() {
 }
 
 #[test]
+fn production_refuses_to_start_without_an_smtp_relay() {
+    let dir = empty_dir();
+    let generated = run(&dir, &["keys", "generate", "--dir", "keys", "--algorithm", "EdDSA"], &[]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let env = [("ENVIRONMENT", "production"), ("KEYS_DIR", "keys"), ("LISTEN_ADDR", "127.0.0.1:0")];
+    let output = run(&dir, &["serve"], &env);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("SMTP_URL") && stderr.contains("required in production"), "{stderr}");
+}
+
+#[test]
 fn migrate_prepares_a_fresh_database() {
     let dir = empty_dir();
     let output = run(&dir, &["migrate"], &[]);

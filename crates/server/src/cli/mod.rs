@@ -146,8 +146,9 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         backend.migrate().await?;
     }
     let keys = ensure_keys(&config)?;
+    let mailer = Arc::new(open_mailer(&config)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = build_state(&config, backend, keys, clock)?;
+    let state = build_state(&config, backend, keys, clock.clone())?;
     let passwords = state.auth().passwords().clone();
     tokio::spawn(async move {
         if let Err(error) = passwords.warm_up().await {
@@ -158,6 +159,8 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
     announce(&config, &state).await;
+    tracing::info!("email goes to {}", mailer.describe());
+    crate::mail::OutboxWorker::new(state.backend().store(), mailer, clock).spawn();
     crate::keys::spawn_reloader(state.auth().tokens().clone(), config.keys_dir.clone(), config.keys_reload_interval);
     if let Some(address) = config.metrics_listen_addr {
         let metrics_listener = TcpListener::bind(address)
@@ -194,6 +197,18 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), backend.close()).await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The way email leaves. Production must name a relay: messages written to files there would
+/// never reach anyone.
+fn open_mailer(config: &Config) -> anyhow::Result<crate::mail::Mailer> {
+    if config.environment == Environment::Production && config.email.smtp.is_none() {
+        anyhow::bail!(
+            "SMTP_URL: required in production (smtp://user:password@host:587, or smtps://… for implicit TLS); \
+             without it no verification or password-reset email would reach anyone"
+        );
+    }
+    crate::mail::Mailer::from_settings(&config.email)
 }
 
 /// Loads the key ring; in development, makes a key on first start so that no setup is needed.

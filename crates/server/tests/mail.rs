@@ -1,0 +1,210 @@
+//! Email delivery through a real SMTP server process over TCP (Debian's `aiosmtpd`, which
+//! stores what it receives in a maildir): the outbox worker sends queued messages, two workers
+//! on one PostgreSQL send each of 200 messages exactly once, a relay that cannot be reached
+//! leads to a retry later, and development without a relay writes `.eml` files.
+
+// Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mana_core::clock::{Clock, SystemClock};
+use mana_core::store::{NewLinkToken, OutgoingEmail, Store};
+use mana_core::tokens::{LinkPurpose, LinkToken};
+use mana_server::config::{EmailSettings, SmtpSettings, SmtpTls};
+use mana_server::mail::{Mailer, OutboxWorker};
+use mana_store_conformance::create_user;
+
+struct SmtpSink {
+    port: u16,
+    maildir: PathBuf,
+    process: Child,
+}
+
+impl SmtpSink {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // aiosmtpd makes the maildir's folders only when it creates the maildir itself.
+        let maildir = scratch_dir("smtp-sink").join("maildir");
+        let process = Command::new("aiosmtpd")
+            .args(["-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd is needed for this test (Debian: apt-get install python3-aiosmtpd)");
+        // Made before the wait, so that a failed start still stops the process (Drop).
+        let sink = Self { port, maildir, process };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sink;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    /// Every message received so far, as raw text.
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        entries.map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap()).collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        if let Some(parent) = self.maildir.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("mana-core-auth-tests").join(format!("{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn settings(smtp: Option<String>, mail_dir: &Path) -> EmailSettings {
+    EmailSettings {
+        smtp: smtp.map(|url| SmtpSettings { url, tls: SmtpTls::None }),
+        from: "Mana <no-reply@mana.test>".into(),
+        mail_dir: mail_dir.to_owned(),
+    }
+}
+
+fn worker(store: &Arc<dyn Store>, settings: &EmailSettings) -> OutboxWorker {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    OutboxWorker::new(store.clone(), Arc::new(Mailer::from_settings(settings).unwrap()), clock)
+}
+
+async fn sqlite_store() -> Arc<dyn Store> {
+    let path = scratch_dir("mail-db").join("mana.db");
+    let store = mana_store_sqlite::SqliteBackend::connect(&format!("sqlite://{}", path.display()), 4).await.unwrap();
+    store.migrate().await.unwrap();
+    Arc::new(store)
+}
+
+/// Queues `count` verification emails, one per user, each with a link in its text.
+async fn queue(store: &Arc<dyn Store>, count: usize) {
+    for n in 0..count {
+        let user = create_user(store, &format!("user{n}@example.com")).await;
+        let token = LinkToken::generate();
+        let now = chrono::Utc::now();
+        let new = NewLinkToken {
+            id: uuid::Uuid::now_v7(),
+            user_id: user.id,
+            purpose: LinkPurpose::EmailVerification,
+            hash: token.hash(),
+            new_email: None,
+            created_at: now,
+            expires_at: now + LinkPurpose::EmailVerification.lifetime(),
+        };
+        let link = format!("http://127.0.0.1:3001/auth/verify-email?token={}", token.expose());
+        let email = OutgoingEmail {
+            id: uuid::Uuid::now_v7(),
+            user_id: user.id,
+            to: user.email.clone(),
+            subject: "Confirm your email address".into(),
+            text_body: format!("Confirm your address:\n\n{link}\n"),
+            html_body: format!("<p><a href=\"{link}\">Confirm your address</a></p>"),
+            created_at: now,
+        };
+        store.issue_link_token(new, email).await.unwrap();
+    }
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+}
+
+#[tokio::test]
+async fn queued_messages_reach_the_smtp_server_once_with_text_and_html() {
+    let sink = SmtpSink::start();
+    let store = sqlite_store().await;
+    queue(&store, 3).await;
+    let worker = worker(&store, &settings(Some(format!("smtp://127.0.0.1:{}", sink.port)), &scratch_dir("unused")));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.claimed, round.delivered), (3, 3), "{round:?}");
+    assert_eq!(worker.deliver_due().await.unwrap().claimed, 0, "delivered messages are not sent again");
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 3);
+    let recipients: HashSet<_> = messages.iter().map(|m| header(m, "To").unwrap().to_owned()).collect();
+    assert_eq!(recipients.len(), 3);
+    let message = &messages[0];
+    assert_eq!(header(message, "Subject"), Some("Confirm your email address"));
+    assert_eq!(header(message, "From"), Some("Mana <no-reply@mana.test>"));
+    assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
+    assert!(message.contains("/auth/verify-email?token="), "the link arrives: {message}");
+}
+
+#[tokio::test]
+async fn two_workers_on_one_postgresql_deliver_each_of_200_messages_exactly_once() {
+    let sink = SmtpSink::start();
+    let (first, url) = mana_store_postgres::testing::fresh_database(4).await.expect("test PostgreSQL");
+    // A second pool on the same database stands for a second instance.
+    let second = mana_store_postgres::PostgresBackend::connect(&url, 4, false).await.unwrap();
+    let first: Arc<dyn Store> = Arc::new(first);
+    let second: Arc<dyn Store> = Arc::new(second);
+    queue(&first, 200).await;
+    let settings = settings(Some(format!("smtp://127.0.0.1:{}", sink.port)), &scratch_dir("unused"));
+    let drain = |store: Arc<dyn Store>| {
+        let worker = worker(&store, &settings);
+        tokio::spawn(async move {
+            let mut delivered = 0;
+            loop {
+                let round = worker.deliver_due().await.unwrap();
+                delivered += round.delivered;
+                if round.claimed == 0 {
+                    return delivered;
+                }
+            }
+        })
+    };
+    let (a, b) = (drain(first), drain(second));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!(a + b, 200);
+    assert!(a > 0 && b > 0, "both workers took part ({a} and {b})");
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 200, "each message arrived once");
+    let ids: HashSet<_> = messages.iter().map(|m| header(m, "Message-ID").unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 200, "no message arrived twice");
+}
+
+#[tokio::test]
+async fn an_unreachable_relay_means_a_retry_later_not_a_lost_message() {
+    let store = sqlite_store().await;
+    queue(&store, 2).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let worker = worker(&store, &settings(Some(format!("smtp://127.0.0.1:{closed}")), &scratch_dir("unused")));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.claimed, round.retried, round.abandoned), (2, 2, 0), "{round:?}");
+    assert_eq!(worker.deliver_due().await.unwrap().claimed, 0, "not before the retry is due");
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let due = store.claim_outbox(later, later + chrono::Duration::minutes(1), 10).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.attempts).collect::<Vec<_>>(), [2, 2], "both are tried again");
+}
+
+#[tokio::test]
+async fn without_a_relay_messages_become_eml_files() {
+    let store = sqlite_store().await;
+    queue(&store, 1).await;
+    let dir = scratch_dir("mail");
+    let round = worker(&store, &settings(None, &dir)).deliver_due().await.unwrap();
+    assert_eq!(round.delivered, 1);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with(".eml") && name.contains("user0@example.com"), "{name}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(header(&text, "Subject"), Some("Confirm your email address"));
+    assert!(text.contains("/auth/verify-email?token="));
+}
