@@ -3,7 +3,7 @@
 
 use aws_lc_rs::{digest, hmac, rand};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use subtle::ConstantTimeEq;
 
 /// `N` bytes from the operating system's CSPRNG.
@@ -37,6 +37,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 pub fn base64url_encode(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Standard base64 with padding, as `Content-Security-Policy` hashes are written.
+pub fn base64_encode(data: &[u8]) -> String {
+    STANDARD.encode(data)
 }
 
 pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {

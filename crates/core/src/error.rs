@@ -21,6 +21,10 @@ pub enum Error {
     /// Unknown, expired, revoked or reused refresh token.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
+    /// An email link's token that is malformed, unknown, used, expired or meant for something
+    /// else: one answer for all, so that none can be told apart.
+    #[error("invalid or expired link")]
+    InvalidLinkToken,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
     /// The three buckets together cannot cover the amount; nothing moved.

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod mail;
 pub mod password;
 pub mod store;
 pub mod telemetry;

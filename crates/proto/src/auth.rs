@@ -49,6 +49,39 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// `POST /auth/forgot-password`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Email))]
+    #[serde(default)]
+    pub email: String,
+}
+
+/// `POST /auth/reset-password`: the token from the reset link and the new password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `POST /auth/verify-email`: the token from the verification link.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub token: String,
+}
+
 /// `POST /auth/logout` without a Bearer token names the session by its refresh token.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use mana_core::auth::{AuthService, SessionSettings};
 use mana_core::clock::Clock;
 use mana_core::credits::CreditService;
+use mana_core::mail::{LinkTemplates, MailComposer};
 use mana_core::password::PasswordHasher;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
 use tokio::net::TcpListener;
@@ -59,8 +60,13 @@ pub fn build_state(
     };
     let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
     let store = backend.store();
-    let auth =
-        AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, config.credit_policy.clone());
+    let links = LinkTemplates {
+        verify_email: config.email.verify_email_url.clone(),
+        reset_password: config.email.reset_password_url.clone(),
+    };
+    let mail = MailComposer::new(links, config.email.templates_dir.as_deref())?;
+    let policy = config.credit_policy.clone();
+    let auth = AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, policy, mail);
     let credits = CreditService::new(store, clock, config.credit_policy.clone());
     let http = HttpSettings {
         cors_origins: config.cors_origins.clone(),

@@ -86,6 +86,11 @@ pub struct EmailSettings {
     /// The `From` mailbox, as `Name <address>` or a bare address.
     pub from: String,
     pub mail_dir: PathBuf,
+    /// Where email links lead (each contains `{token}`); the built-in pages by default.
+    pub verify_email_url: String,
+    pub reset_password_url: String,
+    /// Templates that replace the built-in ones, file by file.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Clone)]
@@ -298,6 +303,11 @@ impl Config {
                 register_per_ip: r.per_minute("RATE_LIMIT_REGISTER_PER_MINUTE", 5),
                 failed_logins_per_account: failure_rule(account_failures, failure_window),
                 failed_logins_per_device: failure_rule(device_failures, failure_window),
+                email_links_per_ip: r.per_minute("RATE_LIMIT_EMAIL_LINKS_PER_MINUTE", 5),
+                email_links_per_account: {
+                    let limit = r.integer("EMAIL_LINKS_PER_ACCOUNT_PER_HOUR", 5, 0, 1_000) as u32;
+                    (limit > 0).then(|| Rule { limit, period: std::time::Duration::from_secs(3600) })
+                },
                 redis_url: r.parsed("REDIS_URL", None, |v| {
                     // The value is not echoed: it may contain a password.
                     if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("redis+unix://") {
@@ -310,7 +320,7 @@ impl Config {
                 redis_timeout: std::time::Duration::from_millis(r.integer("REDIS_TIMEOUT_MS", 200, 1, 10_000) as u64),
             },
             trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
-            email: email_settings(&mut r),
+            email: email_settings(&mut r, &public_url),
             public_url,
             database_url,
         };
@@ -318,7 +328,7 @@ impl Config {
     }
 }
 
-fn email_settings(r: &mut Reader<'_>) -> EmailSettings {
+fn email_settings(r: &mut Reader<'_>, public_url: &str) -> EmailSettings {
     let smtp_url = r.parsed("SMTP_URL", None, |v| {
         // The value is not echoed: it may contain a password.
         if v.starts_with("smtp://") || v.starts_with("smtps://") {
@@ -340,10 +350,23 @@ fn email_settings(r: &mut Reader<'_>) -> EmailSettings {
             .map(|_| v.to_owned())
             .map_err(|_| format!("must be an address or Name <address> (got {v:?})"))
     });
+    let link = |value: &str| {
+        if !(value.starts_with("http://") || value.starts_with("https://")) || !value.contains("{token}") {
+            return Err(format!("must be an http(s) URL containing {{token}} (got {value:?})"));
+        }
+        Ok(value.to_owned())
+    };
     EmailSettings {
         smtp: smtp_url.map(|url| SmtpSettings { url, tls }),
         from,
         mail_dir: PathBuf::from(r.string("MAIL_DIR", "./data/mail")),
+        verify_email_url: r.parsed("EMAIL_VERIFY_URL", format!("{public_url}/auth/verify-email?token={{token}}"), link),
+        reset_password_url: r.parsed(
+            "PASSWORD_RESET_URL",
+            format!("{public_url}/auth/reset-password?token={{token}}"),
+            link,
+        ),
+        templates_dir: r.raw("EMAIL_TEMPLATES_DIR").map(PathBuf::from),
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mana_core::clock::{Clock, SystemClock};
-use mana_core::store::{NewLinkToken, OutgoingEmail, Store};
+use mana_core::store::{LinkMail, NewLinkToken, OutgoingEmail, Store};
 use mana_core::tokens::{LinkPurpose, LinkToken};
 use mana_server::config::{EmailSettings, SmtpSettings, SmtpTls};
 use mana_server::mail::{Mailer, OutboxWorker};
@@ -76,6 +76,9 @@ fn settings(smtp: Option<String>, mail_dir: &Path) -> EmailSettings {
         smtp: smtp.map(|url| SmtpSettings { url, tls: SmtpTls::None }),
         from: "Mana <no-reply@mana.test>".into(),
         mail_dir: mail_dir.to_owned(),
+        verify_email_url: "http://127.0.0.1:3001/auth/verify-email?token={token}".into(),
+        reset_password_url: "http://127.0.0.1:3001/auth/reset-password?token={token}".into(),
+        templates_dir: None,
     }
 }
 
@@ -116,7 +119,7 @@ async fn queue(store: &Arc<dyn Store>, count: usize) {
             html_body: format!("<p><a href=\"{link}\">Confirm your address</a></p>"),
             created_at: now,
         };
-        store.issue_link_token(new, email).await.unwrap();
+        store.issue_link_token(LinkMail { token: new, email }).await.unwrap();
     }
 }
 

@@ -106,6 +106,7 @@ pub fn new_user_with(email: &str, policy: &CreditPolicy, now: DateTime<Utc>) -> 
         created_at: now,
         opening_balance,
         opening_transactions,
+        verification: None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use mana_core::email::Email;
-use mana_core::store::{LinkEffect, NewLinkToken, OutgoingEmail, StoreError, USERS_EMAIL_CONSTRAINT, User};
+use mana_core::store::{LinkEffect, LinkMail, NewLinkToken, OutgoingEmail, StoreError, USERS_EMAIL_CONSTRAINT, User};
 use mana_core::tokens::{LinkPurpose, LinkToken, TokenHash};
 
 use crate::{SharedStore, create_user, new_session, t0};
@@ -34,7 +34,7 @@ async fn issue(store: &SharedStore, user: &User, purpose: LinkPurpose, new_email
         created_at: t0(),
         expires_at: t0() + purpose.lifetime(),
     };
-    store.issue_link_token(new, message(user, purpose.as_str())).await.unwrap();
+    store.issue_link_token(LinkMail { token: new, email: message(user, purpose.as_str()) }).await.unwrap();
     token
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use mana_core::email::Email;
 use mana_core::ids::UserId;
 use mana_core::store::{
-    LinkEffect, LinkTokenRecord, LinkTokenStore, NewLinkToken, OutboxMessage, OutboxStore, OutgoingEmail, StoreResult,
+    LinkEffect, LinkMail, LinkTokenRecord, LinkTokenStore, OutboxMessage, OutboxStore, OutgoingEmail, StoreResult,
 };
 use mana_core::tokens::{LinkPurpose, TokenHash};
 use uuid::Uuid;
@@ -62,6 +62,26 @@ static MARK_RETRY: Sql =
 static MARK_GIVEN_UP: Sql =
     Sql::new("UPDATE auth.email_outbox SET last_error = $2, failed_at = $3, locked_until = NULL WHERE id = $1");
 
+/// Stores the token (voiding the user's earlier reset tokens if it is one) and queues its
+/// message, inside the caller's transaction.
+pub(crate) async fn insert_link_mail<B: Backend>(tx: &mut B::Conn, mail: &LinkMail) -> StoreResult<()> {
+    let token = &mail.token;
+    if token.purpose == LinkPurpose::PasswordReset {
+        B::execute(tx, Statement::new(&VOID_RESET_TOKENS).id(token.user_id.0).time(token.created_at)).await?;
+    }
+    let insert = Statement::new(&INSERT_TOKEN)
+        .id(token.id)
+        .id(token.user_id.0)
+        .text_arg(token.purpose.as_str())
+        .bytes(token.hash.as_bytes())
+        .opt_text(token.new_email.as_ref().map(Email::as_str))
+        .time(token.created_at)
+        .time(token.expires_at);
+    B::execute(tx, insert).await?;
+    B::execute(tx, queue_email(&mail.email)).await?;
+    Ok(())
+}
+
 fn queue_email(email: &OutgoingEmail) -> Statement {
     Statement::new(&QUEUE_EMAIL)
         .id(email.id)
@@ -97,21 +117,9 @@ fn outbox_message(row: &impl SqlRow) -> StoreResult<OutboxMessage> {
 
 #[async_trait]
 impl<B: Backend> LinkTokenStore for SqlStore<B> {
-    async fn issue_link_token(&self, token: NewLinkToken, email: OutgoingEmail) -> StoreResult<()> {
-        let mut tx = self.backend.write_as(token.user_id).await?;
-        if token.purpose == LinkPurpose::PasswordReset {
-            B::execute(&mut tx, Statement::new(&VOID_RESET_TOKENS).id(token.user_id.0).time(token.created_at)).await?;
-        }
-        let insert = Statement::new(&INSERT_TOKEN)
-            .id(token.id)
-            .id(token.user_id.0)
-            .text_arg(token.purpose.as_str())
-            .bytes(token.hash.as_bytes())
-            .opt_text(token.new_email.as_ref().map(Email::as_str))
-            .time(token.created_at)
-            .time(token.expires_at);
-        B::execute(&mut tx, insert).await?;
-        B::execute(&mut tx, queue_email(&email)).await?;
+    async fn issue_link_token(&self, mail: LinkMail) -> StoreResult<()> {
+        let mut tx = self.backend.write_as(mail.token.user_id).await?;
+        insert_link_mail::<B>(&mut tx, &mail).await?;
         B::finish(tx).await
     }
 

@@ -10,6 +10,7 @@ use crate::SqlStore;
 use crate::backend::{Backend, SqlRow};
 use crate::decode::{self, user_columns};
 use crate::ledger_writes::{insert_balance, insert_ledger};
+use crate::lifecycle::insert_link_mail;
 use crate::sql::Sql;
 use crate::statement::Statement;
 
@@ -47,6 +48,9 @@ impl<B: Backend> UserStore for SqlStore<B> {
         B::execute(&mut tx, insert_password).await?;
         insert_balance::<B>(&mut tx, &new.opening_balance).await?;
         insert_ledger::<B>(&mut tx, &new.opening_transactions).await?;
+        if let Some(verification) = &new.verification {
+            insert_link_mail::<B>(&mut tx, verification).await?;
+        }
         B::finish(tx).await?;
         Ok(User {
             id: new.id,

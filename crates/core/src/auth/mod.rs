@@ -2,6 +2,7 @@
 //! checks, written once over the [`Store`] traits.
 
 mod login;
+mod recovery;
 mod register;
 mod sessions;
 
@@ -14,6 +15,7 @@ use crate::clock::Clock;
 use crate::credits::CreditPolicy;
 use crate::error::Result;
 use crate::ids::{Role, SessionId, UserId};
+use crate::mail::MailComposer;
 use crate::password::PasswordHasher;
 use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
@@ -67,6 +69,8 @@ pub struct AuthService {
     sessions: SessionSettings,
     /// Registration opens the user's credit account with these amounts.
     credit_policy: CreditPolicy,
+    /// Writes the messages with links (verification, reset) and notices.
+    mail: MailComposer,
 }
 
 impl AuthService {
@@ -77,8 +81,9 @@ impl AuthService {
         tokens: AccessTokens,
         sessions: SessionSettings,
         credit_policy: CreditPolicy,
+        mail: MailComposer,
     ) -> Self {
-        Self { store, clock, passwords, tokens, sessions, credit_policy }
+        Self { store, clock, passwords, tokens, sessions, credit_policy, mail }
     }
 
     pub fn tokens(&self) -> &AccessTokens {

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Role, UserId};
 use crate::password::Password;
 use crate::store::{ClientInfo, EventDetails, NewUser, SecurityEventKind, StoreError, USERS_EMAIL_CONSTRAINT, User};
+use crate::tokens::LinkPurpose;
 
 /// What a client sends to register.
 #[derive(Debug, Clone, Default)]
@@ -32,15 +33,28 @@ impl AuthService {
         let (opening_balance, opening_transactions) = Movements::open_account(id, &self.credit_policy, now)
             .map_err(|_| Error::Internal(anyhow::anyhow!("the opening credit balance overflows")))?
             .into_parts();
-        let new_user = NewUser {
+        let user = User {
             id,
             email,
             name,
             role: Role::User,
+            email_verified: false,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        // The verification link is queued in the transaction that creates the account.
+        let verification = Some(self.link_mail(&user, LinkPurpose::EmailVerification));
+        let new_user = NewUser {
+            id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
             password_hash,
             created_at: now,
             opening_balance,
             opening_transactions,
+            verification,
         };
         let user = match self.store.create_user(new_user).await {
             Err(StoreError::Conflict { constraint }) if constraint == USERS_EMAIL_CONSTRAINT => {

@@ -50,6 +50,13 @@ pub struct NewLinkToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A link token and the message that carries it, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct LinkMail {
+    pub token: NewLinkToken,
+    pub email: OutgoingEmail,
+}
+
 /// A stored link token, as found by its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkTokenRecord {
@@ -77,7 +84,7 @@ pub enum LinkEffect {
 pub trait LinkTokenStore: Send + Sync {
     /// Stores the token and queues its email in one transaction. A password-reset token voids
     /// the user's earlier unused ones.
-    async fn issue_link_token(&self, token: NewLinkToken, email: OutgoingEmail) -> StoreResult<()>;
+    async fn issue_link_token(&self, mail: LinkMail) -> StoreResult<()>;
     async fn find_link_token(&self, hash: &TokenHash) -> StoreResult<Option<LinkTokenRecord>>;
     /// Consumes the token if it is of `purpose`, unused and unexpired at `now`, applies
     /// `effect` and queues `notice`, all in one transaction. Of concurrent uses exactly one

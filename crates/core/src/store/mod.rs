@@ -63,6 +63,8 @@ pub struct NewUser {
     /// fund it (signup bonus, first daily allowance), written in the same database transaction.
     pub opening_balance: Balance,
     pub opening_transactions: Vec<LedgerTransaction>,
+    /// The address's verification link and its message, queued with the account.
+    pub verification: Option<LinkMail>,
 }
 
 /// A live user and their stored password hash, as login needs them.
@@ -168,10 +170,13 @@ pub enum SecurityEventKind {
     Logout,
     PasswordChange,
     AccountDeleted,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerified,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 7] = [
+    pub const ALL: [SecurityEventKind; 10] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -179,6 +184,9 @@ impl SecurityEventKind {
         SecurityEventKind::Logout,
         SecurityEventKind::PasswordChange,
         SecurityEventKind::AccountDeleted,
+        SecurityEventKind::PasswordResetRequested,
+        SecurityEventKind::PasswordReset,
+        SecurityEventKind::EmailVerified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +198,9 @@ impl SecurityEventKind {
             SecurityEventKind::Logout => "logout",
             SecurityEventKind::PasswordChange => "password_change",
             SecurityEventKind::AccountDeleted => "account_deleted",
+            SecurityEventKind::PasswordResetRequested => "password_reset_requested",
+            SecurityEventKind::PasswordReset => "password_reset",
+            SecurityEventKind::EmailVerified => "email_verified",
         }
     }
 

@@ -29,7 +29,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-/// Marks a response whose body already is the envelope, and tells the request log its code.
+/// Marks a response whose body is final (the envelope, or an error page for people), and tells
+/// the request log its code.
 #[derive(Debug, Clone, Copy)]
 pub struct Enveloped(pub ErrorCode);
 
@@ -104,6 +105,9 @@ impl From<Error> for ApiError {
             }
             Error::InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "Invalid credentials")
+            }
+            Error::InvalidLinkToken => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidLinkToken, "Invalid or expired link")
             }
             Error::InvalidRefreshToken => {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidRefreshToken, "Invalid refresh token")

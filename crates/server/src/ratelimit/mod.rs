@@ -65,16 +65,23 @@ pub enum Budget {
     LoginFailures,
     /// Failed logins from a device that signed in to the account before, per device.
     DeviceLoginFailures,
+    /// Requests that send an email link (forgot password, resend verification), per client
+    /// address.
+    EmailLinks,
+    /// The same, per account (the address as typed, normalised; or the signed-in user).
+    EmailLinksPerAccount,
 }
 
 impl Budget {
-    pub const ALL: [Budget; 6] = [
+    pub const ALL: [Budget; 8] = [
         Budget::Requests,
         Budget::Validate,
         Budget::Login,
         Budget::Register,
         Budget::LoginFailures,
         Budget::DeviceLoginFailures,
+        Budget::EmailLinks,
+        Budget::EmailLinksPerAccount,
     ];
 
     /// The metric label and the Redis key segment.
@@ -86,6 +93,8 @@ impl Budget {
             Budget::Register => "register",
             Budget::LoginFailures => "login_failures",
             Budget::DeviceLoginFailures => "device_login_failures",
+            Budget::EmailLinks => "email_links",
+            Budget::EmailLinksPerAccount => "email_links_per_account",
         }
     }
 
@@ -104,6 +113,8 @@ pub struct RateLimitSettings {
     pub register_per_ip: Option<Rule>,
     pub failed_logins_per_account: Option<Rule>,
     pub failed_logins_per_device: Option<Rule>,
+    pub email_links_per_ip: Option<Rule>,
+    pub email_links_per_account: Option<Rule>,
     /// Never logged: it may carry a password.
     pub redis_url: Option<String>,
     /// Prepended to every Redis key, so several deployments can share one Redis.
@@ -122,6 +133,8 @@ impl RateLimitSettings {
             register_per_ip: None,
             failed_logins_per_account: None,
             failed_logins_per_device: None,
+            email_links_per_ip: None,
+            email_links_per_account: None,
             redis_url: None,
             redis_key_prefix: "mana:ratelimit:".into(),
             redis_timeout: Duration::from_millis(200),
@@ -136,6 +149,8 @@ impl RateLimitSettings {
             Budget::Register => self.register_per_ip,
             Budget::LoginFailures => self.failed_logins_per_account,
             Budget::DeviceLoginFailures => self.failed_logins_per_device,
+            Budget::EmailLinks => self.email_links_per_ip,
+            Budget::EmailLinksPerAccount => self.email_links_per_account,
         }
     }
 }

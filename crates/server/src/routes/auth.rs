@@ -6,9 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use mana_core::Error;
 use mana_core::auth::Registration;
+use mana_core::email::Email;
+use mana_core::tokens::account_key;
 use mana_proto::{
-    ErrorBody, ErrorCode, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest,
-    RegisteredUser, TokenResponse, ValidateRequest, ValidateResponse,
+    ErrorBody, ErrorCode, ForgotPasswordRequest, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest,
+    RegisterRequest, RegisteredUser, ResetPasswordRequest, TokenResponse, ValidateRequest, ValidateResponse,
+    VerifyEmailRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -27,6 +30,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(validate))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
 }
 
 /// Creates an account with the signup bonus and the first daily allowance.
@@ -129,4 +136,75 @@ async fn validate(
         Err(other) => return Err(other.into()),
     };
     Ok(Json(response))
+}
+
+/// Sends a password-reset link if a live account has this address. The answer is the same,
+/// and as fast, either way: the lookup and the email happen after it.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest, responses(
+    (status = 202, description = "If the account exists, a reset link is on its way", body = MessageResponse),
+))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<ForgotPasswordRequest>,
+) -> Result<(StatusCode, Json<MessageResponse>), ApiError> {
+    let email = Email::parse(&body.email).map_err(|problem| Error::invalid_field("email", problem.to_string()))?;
+    state.limiter().check(Budget::EmailLinks, &ip_key(ip)).await.map_err(ApiError::rate_limited)?;
+    let account = account_key(email.as_str());
+    state.limiter().check(Budget::EmailLinksPerAccount, &account).await.map_err(ApiError::rate_limited)?;
+    let background = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = background.auth().request_password_reset(&email, &client).await {
+            tracing::error!(error = format!("{error:#}"), "a password-reset request failed");
+        }
+    });
+    let message = "If an account uses this address, a link to reset its password is on its way";
+    Ok((StatusCode::ACCEPTED, Json(MessageResponse { message: message.into() })))
+}
+
+/// Sets a new password with the token of a reset link; every session of the account ends and a
+/// notice is emailed.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest, responses(
+    (status = 200, description = "The password was changed; sign in with it", body = MessageResponse),
+    (status = 400, description = "`invalid_link_token` or `validation_failed`", body = ErrorBody),
+))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state.auth().reset_password(&body.token, &body.password, &client).await?;
+    Ok(Json(MessageResponse { message: "Password changed; every session was signed out".into() }))
+}
+
+/// Confirms the account's address with the token of a verification link.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest, responses(
+    (status = 200, description = "The address is verified", body = MessageResponse),
+    (status = 400, description = "`invalid_link_token`", body = ErrorBody),
+))]
+async fn verify_email(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<VerifyEmailRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state.auth().verify_email(&body.token, &client).await?;
+    Ok(Json(MessageResponse { message: "Email address verified".into() }))
+}
+
+/// Sends a new verification link to the caller, unless their address is verified already.
+#[utoipa::path(post, path = "/auth/resend-verification", tag = "auth", security(("bearer" = [])), responses(
+    (status = 202, description = "A new link is on its way if the address is not verified yet", body = MessageResponse),
+    (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+))]
+async fn resend_verification(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    AuthUser(caller): AuthUser,
+) -> Result<(StatusCode, Json<MessageResponse>), ApiError> {
+    state.limiter().check(Budget::EmailLinks, &ip_key(ip)).await.map_err(ApiError::rate_limited)?;
+    let account = format!("user:{}", caller.user_id);
+    state.limiter().check(Budget::EmailLinksPerAccount, &account).await.map_err(ApiError::rate_limited)?;
+    state.auth().resend_verification(caller.user_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(MessageResponse { message: "A verification link is on its way".into() })))
 }

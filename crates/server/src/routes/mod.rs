@@ -1,5 +1,7 @@
 //! Every route, by area, each declared with its OpenAPI description (`routes!` registers the
-//! handler and its `#[utoipa::path]` together, so a route cannot exist undocumented).
+//! handler and its `#[utoipa::path]` together, so a route cannot exist undocumented). Two
+//! kinds of page for people are not API and not in the document: `/docs` and the email-link
+//! pages (`pages`).
 
 mod auth;
 mod credits;
@@ -8,6 +10,7 @@ mod docs;
 mod health;
 pub mod metrics;
 pub mod openapi;
+mod pages;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,5 +34,5 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = routes.split_for_parts();
     openapi::add_common_responses(&mut document);
     openapi::apply_limits(&mut document);
-    (router.merge(docs::router()), document)
+    (router.merge(docs::router()).merge(pages::router()), document)
 }

@@ -50,6 +50,7 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         ("RATE_LIMIT_LOGIN_PER_MINUTE".into(), "0".into()),
         ("RATE_LIMIT_REGISTER_PER_MINUTE".into(), "0".into()),
         ("LOGIN_FAILURES_PER_ACCOUNT".into(), "0".into()),
+        ("RATE_LIMIT_EMAIL_LINKS_PER_MINUTE".into(), "0".into()),
     ]);
     for (key, value) in overrides {
         vars.insert(key.to_string(), value.to_string());

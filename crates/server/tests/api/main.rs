@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod rate_limits;
 mod rate_limits_redis;
+mod recovery;
 mod refresh;
 mod register;
 mod token_attacks;

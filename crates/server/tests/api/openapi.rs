@@ -6,13 +6,17 @@ use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
-/// Every endpoint of SPEC §2 and §3, with the status of its success.
+/// Every endpoint of SPEC §2, §3 and (so far) §4, with the status of its success.
 const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/auth/register", "201"),
     ("post", "/api/v1/auth/login", "200"),
     ("post", "/api/v1/auth/refresh", "200"),
     ("post", "/api/v1/auth/logout", "200"),
     ("post", "/api/v1/auth/validate", "200"),
+    ("post", "/api/v1/auth/forgot-password", "202"),
+    ("post", "/api/v1/auth/reset-password", "200"),
+    ("post", "/api/v1/auth/verify-email", "200"),
+    ("post", "/api/v1/auth/resend-verification", "202"),
     ("get", "/api/v1/credits/balance", "200"),
     ("post", "/api/v1/credits/use", "200"),
     ("get", "/api/v1/credits/transactions", "200"),
@@ -100,7 +104,8 @@ async fn every_documented_operation_is_served_and_answers_a_documented_status() 
 #[tokio::test]
 async fn routes_are_declared_only_through_the_documenting_macro() {
     // `routes!` registers a handler together with its #[utoipa::path]; a plain `.route(` would
-    // add a route the document does not know.
+    // add a route the document does not know. The one exception: the HTML pages email links
+    // open (`routes/pages.rs`), which are for people, not API clients, and have tests of their own.
     let sources = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut undocumented = Vec::new();
     let mut pending = vec![sources];
@@ -109,7 +114,7 @@ async fn routes_are_declared_only_through_the_documenting_macro() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("routes/pages.rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
                 if text.contains(".route(") || text.contains(".route_service(") || text.contains(".nest_service(") {
                     undocumented.push(path.display().to_string());
