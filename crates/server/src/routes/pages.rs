@@ -132,7 +132,8 @@ async fn reset_submit(
 }
 
 fn reset_page(status: StatusCode, token: &str, problem: Option<&str>) -> Response {
-    let problem = problem.map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(p))).unwrap_or_default();
+    let problem =
+        problem.map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(p))).unwrap_or_default();
     let body = format!(
         "{problem}<form method=\"post\" action=\"{RESET_PASSWORD_PAGE}\">\
          <input type=\"hidden\" name=\"token\" value=\"{}\">\
