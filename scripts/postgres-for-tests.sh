@@ -68,6 +68,8 @@ ensure_test_postgres() {
 
 # Each test leaves a database named mana_test_<uuid>; drop those of earlier runs.
 drop_test_databases() {
+  # Nothing to drop if the run stopped before a server was chosen.
+  [ -n "${TEST_DATABASE_URL:-}" ] || return 0
   command -v psql >/dev/null 2>&1 || return 0
   psql "$TEST_DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'mana_test_%'" 2>/dev/null |
     while read -r name; do
