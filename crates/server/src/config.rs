@@ -91,6 +91,8 @@ pub struct EmailSettings {
     pub reset_password_url: String,
     /// Templates that replace the built-in ones, file by file.
     pub templates_dir: Option<PathBuf>,
+    /// The wait before a failed delivery is tried again; it doubles with each attempt.
+    pub first_retry: Duration,
 }
 
 #[derive(Clone)]
@@ -367,6 +369,7 @@ fn email_settings(r: &mut Reader<'_>, public_url: &str) -> EmailSettings {
             link,
         ),
         templates_dir: r.raw("EMAIL_TEMPLATES_DIR").map(PathBuf::from),
+        first_retry: r.seconds("EMAIL_RETRY_SECONDS", 30, 1, 3600),
     }
 }
 

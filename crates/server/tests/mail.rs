@@ -19,6 +19,10 @@ use mana_server::config::{EmailSettings, SmtpSettings, SmtpTls};
 use mana_server::mail::{Mailer, OutboxWorker};
 use mana_store_conformance::create_user;
 
+/// The tests here pick free ports and start processes on them; one at a time, so that a port one
+/// test just found free is not taken by another test's process meanwhile.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct SmtpSink {
     port: u16,
     maildir: PathBuf,
@@ -27,7 +31,12 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start() -> Self {
+        // A statement of its own: the probing listener must be closed before aiosmtpd binds.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Self {
         // aiosmtpd makes the maildir's folders only when it creates the maildir itself.
         let maildir = scratch_dir("smtp-sink").join("maildir");
         let process = Command::new("aiosmtpd")
@@ -79,12 +88,14 @@ fn settings(smtp: Option<String>, mail_dir: &Path) -> EmailSettings {
         verify_email_url: "http://127.0.0.1:3001/auth/verify-email?token={token}".into(),
         reset_password_url: "http://127.0.0.1:3001/auth/reset-password?token={token}".into(),
         templates_dir: None,
+        first_retry: chrono::Duration::seconds(30),
     }
 }
 
 fn worker(store: &Arc<dyn Store>, settings: &EmailSettings) -> OutboxWorker {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    OutboxWorker::new(store.clone(), Arc::new(Mailer::from_settings(settings).unwrap()), clock)
+    let mailer = Arc::new(Mailer::from_settings(settings).unwrap());
+    OutboxWorker::new(store.clone(), mailer, clock, chrono::Duration::seconds(30))
 }
 
 async fn sqlite_store() -> Arc<dyn Store> {
@@ -129,6 +140,7 @@ fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn queued_messages_reach_the_smtp_server_once_with_text_and_html() {
+    let _serial = SERIAL.lock().await;
     let sink = SmtpSink::start();
     let store = sqlite_store().await;
     queue(&store, 3).await;
@@ -150,6 +162,7 @@ async fn queued_messages_reach_the_smtp_server_once_with_text_and_html() {
 
 #[tokio::test]
 async fn two_workers_on_one_postgresql_deliver_each_of_200_messages_exactly_once() {
+    let _serial = SERIAL.lock().await;
     let sink = SmtpSink::start();
     let (first, url) = mana_store_postgres::testing::fresh_database(4).await.expect("test PostgreSQL");
     // A second pool on the same database stands for a second instance.
@@ -184,6 +197,7 @@ async fn two_workers_on_one_postgresql_deliver_each_of_200_messages_exactly_once
 
 #[tokio::test]
 async fn an_unreachable_relay_means_a_retry_later_not_a_lost_message() {
+    let _serial = SERIAL.lock().await;
     let store = sqlite_store().await;
     queue(&store, 2).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -198,6 +212,7 @@ async fn an_unreachable_relay_means_a_retry_later_not_a_lost_message() {
 
 #[tokio::test]
 async fn without_a_relay_messages_become_eml_files() {
+    let _serial = SERIAL.lock().await;
     let store = sqlite_store().await;
     queue(&store, 1).await;
     let dir = scratch_dir("mail");
@@ -210,4 +225,78 @@ async fn without_a_relay_messages_become_eml_files() {
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert_eq!(header(&text, "Subject"), Some("Confirm your email address"));
     assert!(text.contains("/auth/verify-email?token="));
+}
+
+/// The service as a process of its own, so that it can be killed.
+fn start_service(dir: &Path, port: u16, smtp_port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mana-core-auth"))
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
+            ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+            ("SMTP_TLS", "none".into()),
+            ("EMAIL_RETRY_SECONDS", "1".into()),
+            ("BCRYPT_COST", "4".into()),
+            ("LOG_LEVEL", "warn".into()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http.get(format!("{base}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the service did not become ready");
+}
+
+#[tokio::test]
+async fn a_message_committed_before_a_crash_is_delivered_once_after_the_restart() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch_dir("crash");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The relay's port, closed for now: nothing can be delivered before the crash.
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (http, base) = (reqwest::Client::new(), format!("http://127.0.0.1:{port}"));
+    let mut first = start_service(&dir, port, smtp_port);
+    wait_ready(&http, &base).await;
+    let body = serde_json::json!({"email": "crash@example.com", "password": "correct horse battery staple"});
+    assert_eq!(http.post(format!("{base}/api/v1/auth/register")).json(&body).send().await.unwrap().status(), 201);
+    let forgot = serde_json::json!({"email": "crash@example.com"});
+    assert_eq!(
+        http.post(format!("{base}/api/v1/auth/forgot-password")).json(&forgot).send().await.unwrap().status(),
+        202
+    );
+    // Let the background request commit and a delivery attempt fail, then kill without warning.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let sink = SmtpSink::start_on(smtp_port);
+    let mut second = start_service(&dir, port, smtp_port);
+    wait_ready(&http, &base).await;
+    let mut subjects = Vec::new();
+    for _ in 0..400 {
+        subjects = sink.messages().iter().filter_map(|m| header(m, "Subject").map(str::to_owned)).collect();
+        if subjects.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Time for a duplicate to show up, if there were one.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let mut subjects: Vec<String> =
+        sink.messages().iter().filter_map(|m| header(m, "Subject").map(str::to_owned)).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Confirm your email address", "Reset your password"], "each message exactly once");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -160,7 +160,7 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
     announce(&config, &state).await;
     tracing::info!("email goes to {}", mailer.describe());
-    crate::mail::OutboxWorker::new(state.backend().store(), mailer, clock).spawn();
+    crate::mail::OutboxWorker::new(state.backend().store(), mailer, clock, config.email.first_retry).spawn();
     crate::keys::spawn_reloader(state.auth().tokens().clone(), config.keys_dir.clone(), config.keys_reload_interval);
     if let Some(address) = config.metrics_listen_addr {
         let metrics_listener = TcpListener::bind(address)

@@ -29,10 +29,11 @@ const MAX_ATTEMPTS: i64 = 10;
 /// How often an idle worker looks for new messages.
 const POLL: StdDuration = StdDuration::from_secs(1);
 
-/// The wait before attempt `attempts + 1`: 30 s, doubling, at most an hour.
-pub fn retry_delay(attempts: i64) -> Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 7)).unwrap_or(7);
-    (Duration::seconds(30) * 2_i32.pow(doublings)).min(Duration::hours(1))
+/// The wait before attempt `attempts + 1`: `first` (`EMAIL_RETRY_SECONDS`, 30 s by default),
+/// doubling, at most an hour.
+pub fn retry_delay(first: Duration, attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 12)).unwrap_or(12);
+    (first * 2_i32.pow(doublings)).min(Duration::hours(1).max(first))
 }
 
 /// What one round did.
@@ -49,11 +50,12 @@ pub struct OutboxWorker {
     store: Arc<dyn Store>,
     mailer: Arc<Mailer>,
     clock: Arc<dyn Clock>,
+    first_retry: Duration,
 }
 
 impl OutboxWorker {
-    pub fn new(store: Arc<dyn Store>, mailer: Arc<Mailer>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, mailer, clock }
+    pub fn new(store: Arc<dyn Store>, mailer: Arc<Mailer>, clock: Arc<dyn Clock>, first_retry: Duration) -> Self {
+        Self { store, mailer, clock, first_retry }
     }
 
     /// Runs until the process ends.
@@ -102,7 +104,7 @@ impl OutboxWorker {
             }
             Err(error) => {
                 let give_up = error.permanent || message.attempts >= MAX_ATTEMPTS;
-                let retry_at = (!give_up).then(|| now + retry_delay(message.attempts));
+                let retry_at = (!give_up).then(|| now + retry_delay(self.first_retry, message.attempts));
                 tracing::warn!(
                     message_id = %message.id,
                     attempts = message.attempts,
@@ -136,7 +138,9 @@ mod tests {
 
     #[test]
     fn retries_back_off_from_thirty_seconds_to_an_hour() {
-        let delays: Vec<i64> = (1..=9).map(|attempts| retry_delay(attempts).num_seconds()).collect();
+        let delays: Vec<i64> =
+            (1..=9).map(|attempts| retry_delay(Duration::seconds(30), attempts).num_seconds()).collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(retry_delay(Duration::seconds(1), 3).num_seconds(), 4);
     }
 }
