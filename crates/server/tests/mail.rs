@@ -282,10 +282,8 @@ async fn a_message_committed_before_a_crash_is_delivered_once_after_the_restart(
     let sink = SmtpSink::start_on(smtp_port);
     let mut second = start_service(&dir, port, smtp_port);
     wait_ready(&http, &base).await;
-    let mut subjects = Vec::new();
     for _ in 0..400 {
-        subjects = sink.messages().iter().filter_map(|m| header(m, "Subject").map(str::to_owned)).collect();
-        if subjects.len() >= 2 {
+        if sink.messages().len() >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
