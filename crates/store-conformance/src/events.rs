@@ -26,7 +26,7 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
     };
     store.record_security_event(anonymous).await.unwrap();
 
-    let events = store.security_events(user.id, 100).await.unwrap();
+    let events = store.security_events(user.id, 100, 0).await.unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
     let mut expected = SecurityEventKind::ALL.to_vec();
     expected.reverse();
@@ -37,7 +37,7 @@ pub async fn security_events_round_trip_newest_first(store: SharedStore) {
     let last = SecurityEventKind::ALL.len() as i64 - 1;
     assert_eq!(newest.details, EventDetails { presented_generation: Some(last), ..EventDetails::default() });
     assert_eq!(newest.at, t0() + Duration::minutes(SecurityEventKind::ALL.len() as i64 - 1));
-    assert_eq!(store.security_events(user.id, 2).await.unwrap().len(), 2);
+    assert_eq!(store.security_events(user.id, 2, 0).await.unwrap().len(), 2);
 }
 
 pub async fn ping_answers(store: SharedStore) {

@@ -4,6 +4,7 @@
 // This crate is test code that other crates' tests call: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod account;
 mod credits;
 mod events;
 mod ledger_model;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod sessions;
 mod users;
 
+pub use account::*;
 pub use credits::*;
 pub use events::*;
 pub use ledger_model::*;
@@ -66,6 +68,11 @@ macro_rules! conformance_suite {
             an_email_change_applies_when_its_link_is_used_unless_the_address_was_taken,
             outbox_claims_are_exclusive_until_their_lease_ends,
             delivered_and_abandoned_messages_are_not_claimed_again,
+            revoking_other_sessions_keeps_the_current_one,
+            changing_the_password_revokes_the_other_sessions_in_one_step,
+            the_display_name_can_be_set_and_cleared_while_the_user_lives,
+            a_new_account_has_no_second_factor_and_no_linked_identities,
+            security_events_page_with_an_offset,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

@@ -16,7 +16,7 @@ static RECORD: Sql = Sql::new(
 );
 static LIST: Sql = Sql::new(
     "SELECT id, user_id, kind, ip, user_agent, details, created_at
-     FROM auth.security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+     FROM auth.security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
 );
 
 #[async_trait]
@@ -33,8 +33,8 @@ impl<B: Backend> SecurityEventStore for SqlStore<B> {
         Ok(())
     }
 
-    async fn security_events(&self, user: UserId, limit: i64) -> StoreResult<Vec<SecurityEvent>> {
-        let rows = self.fetch_all_as(user, Statement::new(&LIST).id(user.0).int(limit)).await?;
+    async fn security_events(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<SecurityEvent>> {
+        let rows = self.fetch_all_as(user, Statement::new(&LIST).id(user.0).int(limit).int(offset)).await?;
         rows.iter().map(decode::security_event).collect()
     }
 }

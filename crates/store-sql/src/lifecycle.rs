@@ -82,7 +82,7 @@ pub(crate) async fn insert_link_mail<B: Backend>(tx: &mut B::Conn, mail: &LinkMa
     Ok(())
 }
 
-fn queue_email(email: &OutgoingEmail) -> Statement {
+pub(crate) fn queue_email(email: &OutgoingEmail) -> Statement {
     Statement::new(&QUEUE_EMAIL)
         .id(email.id)
         .id(email.user_id.0)

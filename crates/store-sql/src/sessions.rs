@@ -58,6 +58,8 @@ static ROTATE_SESSION_AND_RECORD_TOKEN: Sql = Sql::new(concat!(
      SELECT $1, id, generation, $3 FROM rotated"
 ));
 static REVOKE_SESSION: Sql = Sql::new("UPDATE auth.sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL");
+pub(crate) static REVOKE_OTHER_SESSIONS: Sql =
+    Sql::new("UPDATE auth.sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL");
 static LIST_SESSIONS: Sql = Sql::new(concat!(
     "SELECT ",
     session_columns!(),
@@ -157,5 +159,13 @@ impl<B: Backend> SessionStore for SqlStore<B> {
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
         let rows = self.fetch_all_as(user, Statement::new(&LIST_SESSIONS).id(user.0)).await?;
         rows.iter().map(decode::session).collect()
+    }
+
+    async fn revoke_other_sessions(&self, user: UserId, keep: SessionId, at: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.backend.write_as(user).await?;
+        let revoked =
+            B::execute(&mut tx, Statement::new(&REVOKE_OTHER_SESSIONS).id(user.0).id(keep.0).time(at)).await?;
+        B::finish(tx).await?;
+        Ok(revoked)
     }
 }

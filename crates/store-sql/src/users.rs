@@ -3,14 +3,19 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mana_core::email::Email;
+use mana_core::ids::SessionId;
 use mana_core::ids::UserId;
-use mana_core::store::{Credentials, NewUser, PasswordStore, StoreError, StoreResult, User, UserStore};
+use mana_core::store::{
+    AccountLinks, Credentials, LinkedIdentity, NewUser, OutgoingEmail, PasswordStore, ProfileStore, StoreError,
+    StoreResult, User, UserStore,
+};
 
 use crate::SqlStore;
 use crate::backend::{Backend, SqlRow};
 use crate::decode::{self, user_columns};
 use crate::ledger_writes::{insert_balance, insert_ledger};
-use crate::lifecycle::insert_link_mail;
+use crate::lifecycle::{insert_link_mail, queue_email};
+use crate::sessions::REVOKE_OTHER_SESSIONS;
 use crate::sql::Sql;
 use crate::statement::Statement;
 
@@ -30,6 +35,12 @@ static SOFT_DELETE_USER: Sql =
     Sql::new("UPDATE auth.users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL");
 static REVOKE_USER_SESSIONS: Sql =
     Sql::new("UPDATE auth.sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL");
+static SET_NAME: Sql =
+    Sql::new("UPDATE auth.users SET name = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL");
+static TWO_FACTOR_ENABLED: Sql =
+    Sql::new("SELECT enabled_at IS NOT NULL AS enabled FROM auth.two_factor_auth WHERE user_id = $1");
+static IDENTITIES: Sql =
+    Sql::new("SELECT provider, provider_email FROM auth.accounts WHERE user_id = $1 ORDER BY created_at, provider");
 static SET_PASSWORD: Sql = Sql::new("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3");
 
 #[async_trait]
@@ -90,5 +101,52 @@ impl<B: Backend> PasswordStore for SqlStore<B> {
     async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let updated = self.execute(Statement::new(&SET_PASSWORD).text_arg(hash).time(at).id(user.0)).await?;
         if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn change_password(
+        &self,
+        user: UserId,
+        hash: &str,
+        keep: SessionId,
+        at: DateTime<Utc>,
+        notice: Option<OutgoingEmail>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.backend.write_as(user).await?;
+        if B::execute(&mut tx, Statement::new(&SET_PASSWORD).text_arg(hash).time(at).id(user.0)).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let revoke = Statement::new(&REVOKE_OTHER_SESSIONS).id(user.0).id(keep.0).time(at);
+        let revoked = B::execute(&mut tx, revoke).await?;
+        if let Some(notice) = &notice {
+            B::execute(&mut tx, queue_email(notice)).await?;
+        }
+        B::finish(tx).await?;
+        Ok(revoked)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> ProfileStore for SqlStore<B> {
+    async fn set_display_name(&self, user: UserId, name: Option<&str>, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.backend.write_as(user).await?;
+        let updated = B::execute(&mut tx, Statement::new(&SET_NAME).id(user.0).opt_text(name).time(at)).await?;
+        B::finish(tx).await?;
+        Ok(updated == 1)
+    }
+
+    async fn account_links(&self, user: UserId) -> StoreResult<AccountLinks> {
+        let mut conn = self.backend.read_as(user).await?;
+        let two_factor = B::fetch_optional(&mut conn, Statement::new(&TWO_FACTOR_ENABLED).id(user.0)).await?;
+        let identities = B::fetch_all(&mut conn, Statement::new(&IDENTITIES).id(user.0)).await?;
+        B::finish(conn).await?;
+        Ok(AccountLinks {
+            two_factor_enabled: two_factor.map(|row| row.flag("enabled")).transpose()?.unwrap_or(false),
+            identities: identities
+                .iter()
+                .map(|row| {
+                    Ok(LinkedIdentity { provider: row.text("provider")?, email: row.opt_text("provider_email")? })
+                })
+                .collect::<StoreResult<_>>()?,
+        })
     }
 }

@@ -267,6 +267,37 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait PasswordStore: Send + Sync {
     async fn set_password_hash(&self, user: UserId, hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Replaces the hash, revokes every other session of the user and queues `notice`, in one
+    /// transaction; returns how many sessions were revoked.
+    async fn change_password(
+        &self,
+        user: UserId,
+        hash: &str,
+        keep: SessionId,
+        at: DateTime<Utc>,
+        notice: Option<OutgoingEmail>,
+    ) -> StoreResult<u64>;
+}
+
+/// A sign-in method linked to an account (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub provider: String,
+    pub email: Option<String>,
+}
+
+/// What an account has besides its password: a second factor, linked identities.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountLinks {
+    pub two_factor_enabled: bool,
+    pub identities: Vec<LinkedIdentity>,
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// `false` if the user is unknown or deleted.
+    async fn set_display_name(&self, user: UserId, name: Option<&str>, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn account_links(&self, user: UserId) -> StoreResult<AccountLinks>;
 }
 
 #[async_trait]
@@ -282,13 +313,15 @@ pub trait SessionStore: Send + Sync {
     /// Returns `false` if the session was already revoked or does not exist.
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// Revokes every live session of `user` but `keep`; returns how many.
+    async fn revoke_other_sessions(&self, user: UserId, keep: SessionId, at: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait]
 pub trait SecurityEventStore: Send + Sync {
     async fn record_security_event(&self, event: NewSecurityEvent) -> StoreResult<()>;
     /// Newest first.
-    async fn security_events(&self, user: UserId, limit: i64) -> StoreResult<Vec<SecurityEvent>>;
+    async fn security_events(&self, user: UserId, limit: i64, offset: i64) -> StoreResult<Vec<SecurityEvent>>;
 }
 
 /// Everything the service stores, on one database.
@@ -296,6 +329,7 @@ pub trait SecurityEventStore: Send + Sync {
 pub trait Store:
     UserStore
     + PasswordStore
+    + ProfileStore
     + SessionStore
     + SecurityEventStore
     + CreditStore

@@ -78,7 +78,7 @@ async fn successes_and_failures_are_security_events() {
     app.login("events@example.com", "wrong password!").await;
     let user = tokens.user.id.parse().unwrap();
     let kinds: Vec<_> =
-        app.state.auth().store().security_events(user, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+        app.state.auth().store().security_events(user, 10, 0).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [SecurityEventKind::LoginFailure, SecurityEventKind::LoginSuccess, SecurityEventKind::Register]);
 }
 

@@ -75,6 +75,6 @@ async fn logout_is_a_security_event() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("audit-out@example.com").await;
     app.logout_with_bearer(&tokens.access_token).await;
-    let events = app.state.auth().store().security_events(tokens.user.id.parse().unwrap(), 1).await.unwrap();
+    let events = app.state.auth().store().security_events(tokens.user.id.parse().unwrap(), 1, 0).await.unwrap();
     assert_eq!(events[0].kind, SecurityEventKind::Logout);
 }

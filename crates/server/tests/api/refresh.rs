@@ -59,7 +59,7 @@ async fn replaying_the_parent_after_the_grace_window_revokes_the_session() {
     assert_eq!(verdict["error"], "session_revoked");
 
     let user = second.user.id.parse().unwrap();
-    let events = app.state.auth().store().security_events(user, 10).await.unwrap();
+    let events = app.state.auth().store().security_events(user, 10, 0).await.unwrap();
     let reuse = events.iter().find(|e| e.kind == SecurityEventKind::RefreshTokenReuse).expect("reuse is recorded");
     assert_eq!(
         reuse.details.session_id.map(|id| id.to_string()),

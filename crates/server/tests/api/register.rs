@@ -142,7 +142,7 @@ async fn passwords_longer_than_72_bytes_are_not_truncated() {
 async fn registration_is_recorded_as_a_security_event() {
     let app = TestApp::spawn().await;
     let user: RegisteredUser = app.register("audit@example.com", PASSWORD).await.json().await.unwrap();
-    let events = app.state.auth().store().security_events(user.id.parse().unwrap(), 10).await.unwrap();
+    let events = app.state.auth().store().security_events(user.id.parse().unwrap(), 10, 0).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, SecurityEventKind::Register);
     assert_eq!(events[0].client.ip.as_deref(), Some("127.0.0.1"));
