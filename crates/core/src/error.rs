@@ -27,6 +27,9 @@ pub enum Error {
     InvalidLinkToken,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
+    /// The resource does not exist, or is not the caller's (which reads the same).
+    #[error("not found")]
+    NotFound,
     /// The three buckets together cannot cover the amount; nothing moved.
     #[error("insufficient credits")]
     InsufficientCredits,

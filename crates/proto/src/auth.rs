@@ -185,3 +185,93 @@ pub struct OpenIdConfiguration {
     pub response_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
 }
+
+/// `GET /auth/me`: the caller's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub email_verified: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    pub two_factor_enabled: bool,
+    /// Sign-in methods linked besides the password.
+    pub identities: Vec<IdentityView>,
+}
+
+/// A sign-in provider linked to the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IdentityView {
+    pub provider: String,
+    pub email: Option<String>,
+}
+
+/// `PATCH /auth/me`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    /// The display name; `null`, blank or absent clears it.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /auth/change-password`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub new_password: String,
+}
+
+/// One live session of the caller, `GET /auth/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    pub last_used_at: String,
+    /// The session of the access token that asked.
+    pub current: bool,
+}
+
+/// `POST /auth/sessions/revoke-others`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokedSessions {
+    pub revoked: u64,
+}
+
+/// One entry of the caller's security log, `GET /auth/security-events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityEventView {
+    pub id: i64,
+    /// `register`, `login_success`, `login_failure`, `logout`, `password_reset`, …
+    pub kind: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    /// The session the event concerns, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Why a login failed (`wrong_password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

@@ -95,7 +95,7 @@ pub struct CreditPackageView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
-pub struct TransactionsQuery {
+pub struct PageQuery {
     /// How many to list, 1 to 100 (default 50).
     #[cfg_attr(feature = "openapi", param(value_type = Option<i64>))]
     pub limit: Option<String>,

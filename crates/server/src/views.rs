@@ -1,13 +1,13 @@
 //! Domain values as the API shows them: the only place where domain types become wire types.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use mana_core::auth::IssuedTokens;
+use mana_core::auth::{IssuedTokens, Profile};
 use mana_core::credits::{BalanceSummary, SpendReceipt};
-use mana_core::store::User;
-use mana_core::store::{CreditPackage, Purchase, TransactionView};
+use mana_core::ids::SessionId;
+use mana_core::store::{CreditPackage, Purchase, SecurityEvent, Session, TransactionView, User};
 use mana_proto::{
-    CreditBalance, CreditPackageView, CreditTransaction, PurchaseView, RegisteredUser, TokenResponse, TokenUser,
-    UseCreditsResponse,
+    CreditBalance, CreditPackageView, CreditTransaction, IdentityView, ProfileView, PurchaseView, RegisteredUser,
+    SecurityEventView, SessionView, TokenResponse, TokenUser, UseCreditsResponse,
 };
 
 fn timestamp(at: DateTime<Utc>) -> String {
@@ -97,5 +97,49 @@ pub fn registered_user(user: &User) -> RegisteredUser {
         role: user.role.to_string(),
         email_verified: user.email_verified,
         created_at: timestamp(user.created_at),
+    }
+}
+
+pub fn profile_view(profile: &Profile) -> ProfileView {
+    let user = &profile.user;
+    ProfileView {
+        id: user.id.to_string(),
+        email: user.email.to_string(),
+        name: user.name.clone(),
+        role: user.role.to_string(),
+        email_verified: user.email_verified,
+        created_at: timestamp(user.created_at),
+        two_factor_enabled: profile.links.two_factor_enabled,
+        identities: profile
+            .links
+            .identities
+            .iter()
+            .map(|identity| IdentityView { provider: identity.provider.clone(), email: identity.email.clone() })
+            .collect(),
+    }
+}
+
+pub fn session_view(session: &Session, current: SessionId) -> SessionView {
+    SessionView {
+        id: session.id.to_string(),
+        device_id: session.device_id.clone(),
+        device_name: session.device_name.clone(),
+        ip: session.client.ip.clone(),
+        user_agent: session.client.user_agent.clone(),
+        created_at: timestamp(session.created_at),
+        last_used_at: timestamp(session.last_used_at),
+        current: session.id == current,
+    }
+}
+
+pub fn security_event_view(event: &SecurityEvent) -> SecurityEventView {
+    SecurityEventView {
+        id: event.id,
+        kind: event.kind.as_str().to_owned(),
+        ip: event.client.ip.clone(),
+        user_agent: event.client.user_agent.clone(),
+        created_at: timestamp(event.at),
+        session_id: event.details.session_id.map(|id| id.to_string()),
+        reason: event.details.reason.map(|reason| reason.as_str().to_owned()),
     }
 }

@@ -1,6 +1,7 @@
 //! The authentication service: registration, login, refresh-token rotation, logout and token
 //! checks, written once over the [`Store`] traits.
 
+mod account;
 mod login;
 mod recovery;
 mod register;
@@ -20,6 +21,7 @@ use crate::password::PasswordHasher;
 use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
 
+pub use account::Profile;
 pub use login::LoginAttempt;
 pub use register::Registration;
 

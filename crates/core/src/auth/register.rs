@@ -68,7 +68,7 @@ impl AuthService {
 }
 
 /// Trimmed; blank means no name; at most 100 characters and no control characters.
-fn parse_display_name(raw: Option<&str>) -> Result<Option<String>, String> {
+pub(super) fn parse_display_name(raw: Option<&str>) -> Result<Option<String>, String> {
     let Some(name) = raw.map(str::trim).filter(|name| !name.is_empty()) else {
         return Ok(None);
     };

@@ -22,10 +22,7 @@ use crate::store::{
 
 /// The largest amount one request may spend.
 pub use mana_proto::limits::SPEND_MAX as MAX_SPEND;
-use mana_proto::limits::{
-    APP_ID_MAX_CHARS, DESCRIPTION_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS, METADATA_MAX_BYTES, PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX, PAGE_OFFSET_MAX,
-};
+use mana_proto::limits::{APP_ID_MAX_CHARS, DESCRIPTION_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS, METADATA_MAX_BYTES};
 /// How often a store conflict (a lost race that even the locked pass could not settle, a
 /// deadlock, a busy database) is retried before the client is told 409.
 const MAX_ATTEMPTS: u32 = 3;
@@ -41,11 +38,7 @@ pub struct SpendRequest {
 }
 
 /// `limit` and `offset` of a transaction listing, as the client sent them.
-#[derive(Debug, Clone, Default)]
-pub struct TransactionPage {
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
+pub type TransactionPage = crate::paging::Page;
 
 pub struct CreditService {
     store: Arc<dyn Store>,
@@ -159,18 +152,7 @@ impl CreditService {
     }
 
     pub async fn transactions(&self, user: UserId, page: TransactionPage) -> Result<Vec<TransactionView>> {
-        let mut errors = Vec::new();
-        let limit = page.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
-        if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
-            errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {PAGE_LIMIT_MAX}")));
-        }
-        let offset = page.offset.unwrap_or(0);
-        if !(0..=PAGE_OFFSET_MAX).contains(&offset) {
-            errors.push(FieldError::new("offset", "must be a whole number of at least 0"));
-        }
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
+        let (limit, offset) = page.bounds()?;
         // A due reset shows up in the list as it would on the balance.
         self.balance(user).await?;
         Ok(self.store.list_transactions(user, limit, offset).await?)

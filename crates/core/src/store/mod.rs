@@ -173,10 +173,12 @@ pub enum SecurityEventKind {
     PasswordResetRequested,
     PasswordReset,
     EmailVerified,
+    SessionRevoked,
+    ProfileUpdated,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 10] = [
+    pub const ALL: [SecurityEventKind; 12] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -187,6 +189,8 @@ impl SecurityEventKind {
         SecurityEventKind::PasswordResetRequested,
         SecurityEventKind::PasswordReset,
         SecurityEventKind::EmailVerified,
+        SecurityEventKind::SessionRevoked,
+        SecurityEventKind::ProfileUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -201,6 +205,8 @@ impl SecurityEventKind {
             SecurityEventKind::PasswordResetRequested => "password_reset_requested",
             SecurityEventKind::PasswordReset => "password_reset",
             SecurityEventKind::EmailVerified => "email_verified",
+            SecurityEventKind::SessionRevoked => "session_revoked",
+            SecurityEventKind::ProfileUpdated => "profile_updated",
         }
     }
 
@@ -231,6 +237,16 @@ pub struct EventDetails {
 pub enum LoginFailureReason {
     UnknownAccount,
     WrongPassword,
+}
+
+impl LoginFailureReason {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginFailureReason::UnknownAccount => "unknown_account",
+            LoginFailureReason::WrongPassword => "wrong_password",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

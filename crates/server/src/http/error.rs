@@ -106,6 +106,7 @@ impl From<Error> for ApiError {
             Error::InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "Invalid credentials")
             }
+            Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not found"),
             Error::InvalidLinkToken => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidLinkToken, "Invalid or expired link")
             }

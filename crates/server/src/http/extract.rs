@@ -229,3 +229,18 @@ impl<S: super::HttpState> OptionalFromRequestParts<S> for AuthUser {
         Ok(Some(AuthUser(caller)))
     }
 }
+
+/// The page a `?limit=&offset=` query asks for; a value that is not a whole number is named.
+pub fn page(query: mana_proto::PageQuery) -> Result<mana_core::paging::Page, ApiError> {
+    let mut errors = Vec::new();
+    let mut number = |field: &str, text: Option<String>| match text.map(|t| t.trim().parse::<i64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            errors.push(mana_proto::FieldError::new(field, "must be a whole number"));
+            None
+        }
+    };
+    let page = mana_core::paging::Page { limit: number("limit", query.limit), offset: number("offset", query.offset) };
+    if errors.is_empty() { Ok(page) } else { Err(mana_core::Error::Validation(errors).into()) }
+}

@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, header};
 use mana_core::Error;
-use mana_core::credits::{BalanceSummary, SpendRequest, TransactionPage};
+use mana_core::credits::{BalanceSummary, SpendRequest};
 use mana_proto::{
-    CreditBalance, CreditPackageView, CreditTransaction, ErrorBody, FieldError, PurchaseView, TransactionsQuery,
-    UseCreditsRequest, UseCreditsResponse,
+    CreditBalance, CreditPackageView, CreditTransaction, ErrorBody, PageQuery, PurchaseView, UseCreditsRequest,
+    UseCreditsResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::extract::page;
 use crate::http::{ApiError, AuthUser, JsonBody, QueryParams};
 use crate::state::AppState;
 use crate::views::{balance_view, package_view, purchase_view, spend_response, transaction_view};
@@ -85,7 +86,7 @@ fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> Result<Optio
 }
 
 /// The caller's ledger movements, newest first.
-#[utoipa::path(get, path = "/credits/transactions", tag = "credits", security(("bearer" = [])), params(TransactionsQuery),
+#[utoipa::path(get, path = "/credits/transactions", tag = "credits", security(("bearer" = [])), params(PageQuery),
     responses(
         (status = 200, description = "One page of movements", body = Vec<CreditTransaction>),
         (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
@@ -94,22 +95,9 @@ fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> Result<Optio
 async fn transactions(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    QueryParams(query): QueryParams<TransactionsQuery>,
+    QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<Vec<CreditTransaction>>, ApiError> {
-    let mut errors = Vec::new();
-    let mut number = |field: &str, text: Option<String>| match text.map(|t| t.trim().parse::<i64>()) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            errors.push(FieldError::new(field, "must be a whole number"));
-            None
-        }
-    };
-    let page = TransactionPage { limit: number("limit", query.limit), offset: number("offset", query.offset) };
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors).into());
-    }
-    let listed = state.credits().transactions(caller.user_id, page).await?;
+    let listed = state.credits().transactions(caller.user_id, page(query)?).await?;
     Ok(Json(listed.iter().map(transaction_view).collect()))
 }
 

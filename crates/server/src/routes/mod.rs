@@ -3,6 +3,7 @@
 //! kinds of page for people are not API and not in the document: `/docs` and the email-link
 //! pages (`pages`).
 
+mod account;
 mod auth;
 mod credits;
 mod discovery;
@@ -21,7 +22,11 @@ pub use crate::http::API_PREFIX;
 
 /// The router and the OpenAPI document describing exactly its routes.
 pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new().merge(auth::routes()).merge(credits::routes()).merge(discovery::routes());
+    let api = OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(account::routes())
+        .merge(credits::routes())
+        .merge(discovery::routes());
     let mut routes = OpenApiRouter::with_openapi(openapi::base_document())
         .nest(API_PREFIX, api)
         // Standard JWT libraries look for discovery documents at the issuer's root.

@@ -28,6 +28,7 @@ use crate::state::AppState;
     components(schemas(ErrorBody)),
     tags(
         (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "account", description = "A signed-in user's own profile, sessions, log and password"),
         (name = "credits", description = "Balances, spending and the ledger"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Probes, metrics and this document"),
@@ -66,7 +67,7 @@ async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> i
 pub fn add_common_responses(document: &mut OpenApi) {
     const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
     for (path, item) in document.paths.paths.iter_mut() {
-        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+        for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
             let mut common = vec![
                 ("408", "`request_timeout`: the request took longer than the configured timeout"),
                 ("500", "`internal_error`: nothing internal is revealed"),
@@ -103,6 +104,10 @@ pub fn apply_limits(document: &mut OpenApi) {
         ("LoginRequest", "deviceName", None, Some(DEVICE_FIELD_MAX_CHARS)),
         ("LoginRequest", "deviceToken", None, Some(DEVICE_TOKEN_MAX_CHARS)),
         ("UseCreditsRequest", "description", Some(1), Some(DESCRIPTION_MAX_CHARS)),
+        ("ForgotPasswordRequest", "email", None, Some(EMAIL_MAX_CHARS)),
+        ("ResetPasswordRequest", "password", Some(PASSWORD_MIN_CHARS), Some(PASSWORD_MAX_CHARS)),
+        ("ChangePasswordRequest", "newPassword", Some(PASSWORD_MIN_CHARS), Some(PASSWORD_MAX_CHARS)),
+        ("UpdateProfileRequest", "name", None, Some(NAME_MAX_CHARS)),
     ];
     for (schema, field, min, max) in lengths {
         let property = property(document, schema, field);
@@ -114,6 +119,9 @@ pub fn apply_limits(document: &mut OpenApi) {
         ("RegisterRequest", "name"),
         ("LoginRequest", "deviceId"),
         ("LoginRequest", "deviceName"),
+        ("ResetPasswordRequest", "password"),
+        ("ChangePasswordRequest", "newPassword"),
+        ("UpdateProfileRequest", "name"),
     ] {
         property(document, schema, field).pattern = Some(NO_CONTROL_CHARACTERS.to_owned());
     }
@@ -123,17 +131,19 @@ pub fn apply_limits(document: &mut OpenApi) {
     let amount = property(document, "UseCreditsRequest", "amount");
     amount.minimum = Some(Number::Int(1));
     amount.maximum = Some(Number::Int(SPEND_MAX as isize));
-    // Paging of the transaction list.
-    let listing = document.paths.paths.get_mut("/api/v1/credits/transactions").and_then(|item| item.get.as_mut());
-    for parameter in listing.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
-        let (min, max) = match parameter.name.as_str() {
-            "limit" => (1, PAGE_LIMIT_MAX),
-            "offset" => (0, PAGE_OFFSET_MAX),
-            _ => continue,
-        };
-        if let Some(RefOr::T(Schema::Object(number))) = parameter.schema.as_mut() {
-            number.minimum = Some(Number::Int(min as isize));
-            number.maximum = Some(Number::Int(max as isize));
+    // Paging of the listings.
+    for path in ["/api/v1/credits/transactions", "/api/v1/auth/security-events"] {
+        let listing = document.paths.paths.get_mut(path).and_then(|item| item.get.as_mut());
+        for parameter in listing.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
+            let (min, max) = match parameter.name.as_str() {
+                "limit" => (1, PAGE_LIMIT_MAX),
+                "offset" => (0, PAGE_OFFSET_MAX),
+                _ => continue,
+            };
+            if let Some(RefOr::T(Schema::Object(number))) = parameter.schema.as_mut() {
+                number.minimum = Some(Number::Int(min as isize));
+                number.maximum = Some(Number::Int(max as isize));
+            }
         }
     }
     // The header form of the idempotency key.

@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod account;
 mod common;
 mod redis_server;
 
