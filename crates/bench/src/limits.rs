@@ -9,6 +9,7 @@ use chrono::Utc;
 use mana_core::email::Email;
 use mana_core::ids::{Role, SessionId, UserId};
 use mana_core::password::{HashAlgorithm, Password, PasswordHasher};
+use mana_core::store::User;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyAlgorithm, KeyRing, SigningKey};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
@@ -41,14 +42,17 @@ pub fn rs256_rates() -> anyhow::Result<(f64, f64)> {
     };
     let tokens = AccessTokens::new(KeyRing::new(vec![key])?, settings);
     let now = Utc::now();
-    let claims = tokens.claims(
-        UserId::generate(),
-        &Email::parse("e@x.io").map_err(|e| anyhow::anyhow!("{e}"))?,
-        Role::User,
-        SessionId::generate(),
-        "j".into(),
-        now,
-    );
+    let user = User {
+        id: UserId::generate(),
+        email: Email::parse("e@x.io").map_err(|e| anyhow::anyhow!("{e}"))?,
+        name: None,
+        role: Role::User,
+        email_verified: true,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let claims = tokens.claims(&user, SessionId::generate(), "j".into(), now);
     let rate = |mut op: Box<dyn FnMut() -> bool>| {
         let started = Instant::now();
         let mut count = 0u64;

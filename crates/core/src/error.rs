@@ -18,6 +18,9 @@ pub enum Error {
     /// Unknown email, wrong password and deleted account alike: the caller must not learn which.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The right password for an account whose address must be verified before it signs in.
+    #[error("email address not verified")]
+    EmailNotVerified,
     /// Unknown, expired, revoked or reused refresh token.
     #[error("invalid refresh token")]
     InvalidRefreshToken,

@@ -120,6 +120,9 @@ pub struct AccessTokenClaims {
     /// The user id.
     pub sub: String,
     pub email: String,
+    /// Whether the user confirmed `email` (tokens issued before this claim existed read false).
+    #[serde(default)]
+    pub email_verified: bool,
     pub role: String,
     /// The session id; stays the same across refresh-token rotations.
     pub sid: String,

@@ -89,6 +89,7 @@ error_codes! {
     TokenExpired = "token_expired": "The access token has expired; refresh it and retry.",
     InvalidCredentials = "invalid_credentials": "Wrong email or password (the answer does not say which).",
     InvalidRefreshToken = "invalid_refresh_token": "The refresh token is unknown, expired, revoked or was already used; sign in again.",
+    EmailNotVerified = "email_not_verified": "The account's email address must be verified before it can sign in; follow the link in the verification email, or ask for a new one.",
     InvalidLinkToken = "invalid_link_token": "The token from an email link is malformed, unknown, already used, expired or meant for another purpose; ask for a new link.",
     Unauthorized = "unauthorized": "Authentication is required.",
     Forbidden = "forbidden": "The caller may not do this.",

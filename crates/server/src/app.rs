@@ -57,6 +57,7 @@ pub fn build_state(
         refresh_ttl: config.refresh_token_ttl,
         reuse_grace: config.refresh_reuse_grace,
         max_lifetime: config.session_max_lifetime,
+        require_verified_email: config.require_email_verification,
     };
     let passwords = PasswordHasher::new(config.password_hash, config.password_hash_concurrency);
     let store = backend.store();

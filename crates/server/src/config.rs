@@ -77,6 +77,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// How email leaves: an SMTP relay, or files in development.
     pub email: EmailSettings,
+    /// Logins of accounts whose address is not verified are refused (403).
+    pub require_email_verification: bool,
 }
 
 #[derive(Clone)]
@@ -323,6 +325,7 @@ impl Config {
             },
             trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
             email: email_settings(&mut r, &public_url),
+            require_email_verification: r.boolean("REQUIRE_EMAIL_VERIFICATION", false),
             public_url,
             database_url,
         };

@@ -42,6 +42,17 @@ impl AuthService {
             return Err(Error::InvalidCredentials);
         }
         self.upgrade_hash_if_weak(&user, &attempt.password, &password_hash).await?;
+        // Only after the password proved the caller owns the account: the answer says nothing
+        // to anyone else. A fresh link goes out with it, since without a session the owner
+        // could not ask for one; only the owner can make it send one.
+        if self.sessions.require_verified_email && !user.email_verified {
+            self.resend_verification(user.id).await?;
+            crate::telemetry::login("email_not_verified");
+            let details =
+                EventDetails { reason: Some(LoginFailureReason::EmailNotVerified), ..EventDetails::default() };
+            self.record_event(Some(user.id), SecurityEventKind::LoginFailure, client, details).await?;
+            return Err(Error::EmailNotVerified);
+        }
 
         let issued = self.start_session(user, device_id, device_name, client).await?;
         crate::telemetry::login("success");

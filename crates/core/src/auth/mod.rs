@@ -34,6 +34,8 @@ pub struct SessionSettings {
     /// How long a session may last from its login, however often it is refreshed: a stolen
     /// refresh token that keeps being rotated still dies then.
     pub max_lifetime: Duration,
+    /// Sessions start only for accounts whose address is verified (`REQUIRE_EMAIL_VERIFICATION`).
+    pub require_verified_email: bool,
 }
 
 impl SessionSettings {

@@ -55,7 +55,7 @@ impl AuthService {
     }
 
     /// Sends a new verification link to a user whose address is not verified yet; nothing for
-    /// one whose address is.
+    /// one whose address is (or who is deleted).
     pub async fn resend_verification(&self, user: UserId) -> Result<()> {
         let user = self.store.find_user(user).await?.filter(|u| u.deleted_at.is_none());
         match user {

@@ -147,7 +147,7 @@ impl AuthService {
         issued_at: chrono::DateTime<chrono::Utc>,
         refresh_token: RefreshToken,
     ) -> Result<IssuedTokens> {
-        let claims = self.tokens.claims(user.id, &user.email, user.role, session, access_jti, issued_at);
+        let claims = self.tokens.claims(&user, session, access_jti, issued_at);
         let access_token = self.tokens.sign(&claims)?;
         Ok(IssuedTokens { user, access_token, refresh_token, expires_in: self.tokens.settings().ttl.num_seconds() })
     }

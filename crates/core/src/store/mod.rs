@@ -237,6 +237,8 @@ pub struct EventDetails {
 pub enum LoginFailureReason {
     UnknownAccount,
     WrongPassword,
+    /// The password was right, but the address must be verified first.
+    EmailNotVerified,
 }
 
 impl LoginFailureReason {
@@ -245,6 +247,7 @@ impl LoginFailureReason {
         match self {
             LoginFailureReason::UnknownAccount => "unknown_account",
             LoginFailureReason::WrongPassword => "wrong_password",
+            LoginFailureReason::EmailNotVerified => "email_not_verified",
         }
     }
 }

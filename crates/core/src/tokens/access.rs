@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::TokenRejection;
 use super::keys::KeyRing;
 use crate::crypto::{base64url_decode, base64url_encode};
-use crate::email::Email;
-use crate::ids::{Role, SessionId, UserId};
+use crate::ids::SessionId;
+use crate::store::User;
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -74,21 +74,15 @@ impl AccessTokens {
         &self.settings
     }
 
-    /// The claims of a token issued at `issued_at` (whole seconds are used).
-    pub fn claims(
-        &self,
-        subject: UserId,
-        email: &Email,
-        role: Role,
-        session: SessionId,
-        jti: String,
-        issued_at: DateTime<Utc>,
-    ) -> AccessTokenClaims {
+    /// The claims of a token for `user` in `session`, issued at `issued_at` (whole seconds are
+    /// used).
+    pub fn claims(&self, user: &User, session: SessionId, jti: String, issued_at: DateTime<Utc>) -> AccessTokenClaims {
         let iat = issued_at.timestamp();
         AccessTokenClaims {
-            sub: subject.to_string(),
-            email: email.to_string(),
-            role: role.to_string(),
+            sub: user.id.to_string(),
+            email: user.email.to_string(),
+            email_verified: user.email_verified,
+            role: user.role.to_string(),
             sid: session.to_string(),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),

@@ -34,6 +34,15 @@ pub(crate) fn test_tokens(algorithm: KeyAlgorithm) -> AccessTokens {
 pub(crate) fn test_claims(tokens: &AccessTokens, now: chrono::DateTime<chrono::Utc>) -> mana_proto::AccessTokenClaims {
     use crate::email::Email;
     use crate::ids::{Role, SessionId, UserId};
-    let email = Email::parse("e@x.io").expect("a valid email");
-    tokens.claims(UserId::generate(), &email, Role::User, SessionId::generate(), "j".into(), now)
+    let user = crate::store::User {
+        id: UserId::generate(),
+        email: Email::parse("e@x.io").expect("a valid email"),
+        name: None,
+        role: Role::User,
+        email_verified: true,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    tokens.claims(&user, SessionId::generate(), "j".into(), now)
 }

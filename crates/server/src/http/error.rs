@@ -106,6 +106,9 @@ impl From<Error> for ApiError {
             Error::InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "Invalid credentials")
             }
+            Error::EmailNotVerified => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::EmailNotVerified, "Email address not verified")
+            }
             Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not found"),
             Error::InvalidLinkToken => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidLinkToken, "Invalid or expired link")

@@ -58,6 +58,7 @@ async fn register(
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+    (status = 403, description = "`email_not_verified` (with `REQUIRE_EMAIL_VERIFICATION`): a new link was sent", body = ErrorBody),
 ))]
 async fn login(
     State(state): State<AppState>,

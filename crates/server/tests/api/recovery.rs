@@ -217,3 +217,29 @@ async fn the_verification_page_confirms_only_when_its_form_is_sent() {
     assert_eq!(sent.status(), StatusCode::OK);
     assert!(email_verified(&app, "pageverify@example.com").await);
 }
+
+#[tokio::test]
+async fn with_verification_required_only_verified_accounts_sign_in_and_tokens_say_so() {
+    let app = TestApp::spawn_with(&[("REQUIRE_EMAIL_VERIFICATION", "true")], None).await;
+    app.register("strict@example.com", PASSWORD).await;
+    mailbox(&app).await;
+    expect_error(
+        app.login("strict@example.com", "not the password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert!(mailbox(&app).await.is_empty(), "a wrong password sends nothing");
+    expect_error(app.login("strict@example.com", PASSWORD).await, StatusCode::FORBIDDEN, "email_not_verified").await;
+    let fresh = mailbox(&app).await.pop().expect("a new verification link with the refusal");
+    assert_eq!(app.post("/auth/verify-email", json!({"token": link_token(&fresh)})).await.status(), StatusCode::OK);
+    let tokens: TokenResponse = app.login("strict@example.com", PASSWORD).await.json().await.unwrap();
+    assert_eq!(app.validate(&tokens.access_token).await["payload"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn by_default_unverified_accounts_sign_in_with_tokens_that_say_so() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("lenient@example.com").await;
+    assert_eq!(app.validate(&tokens.access_token).await["payload"]["email_verified"], false);
+}
