@@ -79,6 +79,16 @@ pub struct Config {
     pub email: EmailSettings,
     /// Logins of accounts whose address is not verified are refused (403).
     pub require_email_verification: bool,
+    pub retention: RetentionSettings,
+}
+
+/// How long what is only kept for a while is kept, and how often it is pruned.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    pub idempotency_days: i64,
+    pub security_event_days: i64,
+    /// `None`: only `mana-core-auth prune` prunes.
+    pub interval: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -326,6 +336,14 @@ impl Config {
             trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
             email: email_settings(&mut r, &public_url),
             require_email_verification: r.boolean("REQUIRE_EMAIL_VERIFICATION", false),
+            retention: RetentionSettings {
+                idempotency_days: r.integer("IDEMPOTENCY_RETENTION_DAYS", 7, 1, 3650),
+                security_event_days: r.integer("SECURITY_EVENT_RETENTION_DAYS", 365, 1, 36500),
+                interval: {
+                    let seconds = r.integer("PRUNE_INTERVAL_SECONDS", 3600, 0, 604_800) as u64;
+                    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+                },
+            },
             public_url,
             database_url,
         };

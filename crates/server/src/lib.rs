@@ -10,6 +10,7 @@ pub mod logging;
 pub mod login;
 pub mod mail;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod storage;

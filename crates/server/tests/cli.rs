@@ -40,7 +40,7 @@ fn help_explains_every_subcommand() {
     let output = run(&empty_dir(), &["--help"], &[]);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for subcommand in ["serve", "migrate", "keys", "healthcheck"] {
+    for subcommand in ["serve", "migrate", "keys", "healthcheck", "prune"] {
         assert!(help.contains(subcommand), "{subcommand} missing from:\n{help}");
     }
     let keys_help = text(&run(&empty_dir(), &["keys", "generate", "--help"], &[]).stdout);
@@ -261,6 +261,21 @@ fn credits_grant_adds_paid_credits_and_the_ledger_still_verifies() {
     let verify = run(&dir, &["ledger", "verify"], &env);
     assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
     assert!(text(&verify.stdout).contains("ledger verified"));
+}
+
+#[test]
+fn prune_deletes_what_served_its_purpose_and_keeps_the_ledger_whole() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "pruned@example.com");
+    let env = [("DATABASE_URL", url.as_str()), ("SECURITY_EVENT_RETENTION_DAYS", "1")];
+    let output = run(&dir, &["prune"], &env);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("security events older than 1 days"), "{}", text(&output.stdout));
+    let verify = run(&dir, &["ledger", "verify"], &env);
+    assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+    let unmigrated = run(&empty_dir(), &["prune"], &[]);
+    assert!(!unmigrated.status.success());
+    assert!(text(&unmigrated.stderr).contains("migrate"), "{}", text(&unmigrated.stderr));
 }
 
 #[test]

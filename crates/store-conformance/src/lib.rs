@@ -9,6 +9,7 @@ mod credits;
 mod events;
 mod ledger_model;
 mod lifecycle;
+mod retention;
 mod sessions;
 mod users;
 
@@ -17,6 +18,7 @@ pub use credits::*;
 pub use events::*;
 pub use ledger_model::*;
 pub use lifecycle::*;
+pub use retention::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -73,6 +75,7 @@ macro_rules! conformance_suite {
             the_display_name_can_be_set_and_cleared_while_the_user_lives,
             a_new_account_has_no_second_factor_and_no_linked_identities,
             security_events_page_with_an_offset,
+            pruning_removes_what_served_its_purpose_and_never_the_ledger,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

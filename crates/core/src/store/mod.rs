@@ -5,9 +5,11 @@
 
 mod credits;
 mod lifecycle;
+mod retention;
 
 pub use credits::*;
 pub use lifecycle::*;
+pub use retention::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -354,6 +356,7 @@ pub trait Store:
     + CreditStore
     + LinkTokenStore
     + OutboxStore
+    + RetentionStore
     + Send
     + Sync
     + 'static

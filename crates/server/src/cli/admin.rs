@@ -1,4 +1,5 @@
-//! Operator commands that work on the database directly: `ledger verify`, `credits grant`.
+//! Operator commands that work on the database directly: `ledger verify`, `credits grant`,
+//! `prune`.
 
 use std::sync::Arc;
 
@@ -58,6 +59,27 @@ pub async fn credits_grant(config: &Config, email: &str, amount: i64, reason: &s
     println!(
         "granted {amount} paid credits to {email} (transaction {}); paid balance now {}",
         transaction.id, balance.paid
+    );
+    Ok(())
+}
+
+/// Deletes what has served its purpose, once, and says how much.
+pub async fn prune(config: &Config) -> anyhow::Result<()> {
+    let backend = open_migrated(config).await?;
+    let store = backend.store();
+    let Some(report) = crate::retention::prune_once(store.as_ref(), &config.retention, &SystemClock).await? else {
+        bail!("another instance is pruning right now; nothing was done");
+    };
+    println!(
+        "pruned {} refresh tokens of ended sessions, {} used or expired email-link tokens, {} delivered emails, \
+         {} idempotency keys older than {} days, {} security events older than {} days; the ledger is kept whole",
+        report.refresh_tokens,
+        report.link_tokens,
+        report.delivered_emails,
+        report.idempotency_keys,
+        config.retention.idempotency_days,
+        report.security_events,
+        config.retention.security_event_days
     );
     Ok(())
 }

@@ -52,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CreditsCommand,
     },
+    /// Delete what has served its purpose: refresh tokens of ended sessions, used or expired
+    /// email-link tokens, delivered emails, idempotency keys older than
+    /// IDEMPOTENCY_RETENTION_DAYS, security events older than SECURITY_EVENT_RETENTION_DAYS.
+    /// The ledger is never pruned. `serve` does the same every PRUNE_INTERVAL_SECONDS.
+    Prune,
     /// Exit 0 if the service answers GET /health with 200, else 1 (for container health checks).
     Healthcheck {
         /// Base URL of the service; defaults to http://<LISTEN_ADDR>.
@@ -125,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             keys_rotate(dir, algorithm, retire_after)
         }
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
+        Command::Prune => admin::prune(&load_config()?).await,
         Command::Ledger { command: LedgerCommand::Verify } => admin::ledger_verify(&load_config()?).await,
         Command::Credits { command: CreditsCommand::Grant { email, amount, reason } } => {
             admin::credits_grant(&load_config()?, &email, amount, &reason).await
@@ -160,7 +166,8 @@ async fn serve_command(no_migrate: bool) -> anyhow::Result<()> {
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
     announce(&config, &state).await;
     tracing::info!("email goes to {}", mailer.describe());
-    crate::mail::OutboxWorker::new(state.backend().store(), mailer, clock, config.email.first_retry).spawn();
+    crate::mail::OutboxWorker::new(state.backend().store(), mailer, clock.clone(), config.email.first_retry).spawn();
+    crate::retention::spawn(state.backend().store(), config.retention.clone(), clock);
     crate::keys::spawn_reloader(state.auth().tokens().clone(), config.keys_dir.clone(), config.keys_reload_interval);
     if let Some(address) = config.metrics_listen_addr {
         let metrics_listener = TcpListener::bind(address)

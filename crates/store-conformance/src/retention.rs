@@ -1,0 +1,47 @@
+//! Retention: what served its purpose goes, what is still needed stays, the ledger stays whole.
+
+use chrono::Duration;
+use mana_core::credits::verify_ledger;
+use mana_core::store::{ClientInfo, EventDetails, NewSecurityEvent, PruneCutoffs, PruneReport, SecurityEventKind};
+
+use crate::{SharedStore, create_user, credit_fixture, new_session, spend_with_key, t0};
+
+pub async fn pruning_removes_what_served_its_purpose_and_never_the_ledger(store: SharedStore) {
+    let (credits, _clock, user) = credit_fixture(&store, Default::default()).await;
+    credits.spend(user, spend_with_key(3, "old-key")).await.unwrap();
+    let (live, live_token) = new_session(user, t0());
+    let (revoked, revoked_token) = new_session(user, t0());
+    store.create_session(live).await.unwrap();
+    store.create_session(revoked.clone()).await.unwrap();
+    store.revoke_session(revoked.id, t0()).await.unwrap();
+    for (days, kind) in [(400, SecurityEventKind::LoginSuccess), (1, SecurityEventKind::Logout)] {
+        let event = NewSecurityEvent {
+            user_id: Some(user),
+            kind,
+            client: ClientInfo::default(),
+            at: t0() - Duration::days(days),
+            details: EventDetails::default(),
+        };
+        store.record_security_event(event).await.unwrap();
+    }
+    let other = create_user(&store, "keeps@example.com").await;
+    let transactions_before = store.list_transactions(user, 100, 0).await.unwrap();
+
+    let cutoffs = PruneCutoffs {
+        now: t0(),
+        idempotency_before: t0() + Duration::days(30),
+        events_before: t0() - Duration::days(365),
+    };
+    let report = store.prune(cutoffs).await.unwrap().expect("no other instance is pruning");
+    assert_eq!(report.refresh_tokens, 1, "the revoked session's token");
+    assert_eq!(report.idempotency_keys, 1);
+    assert!(report.security_events >= 1, "the event older than a year");
+    assert!(store.find_refresh_token(&revoked_token.hash()).await.unwrap().is_none());
+    assert!(store.find_refresh_token(&live_token.hash()).await.unwrap().is_some(), "live sessions keep theirs");
+    let kinds: Vec<_> = store.security_events(user, 100, 0).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&SecurityEventKind::Logout) && !kinds.contains(&SecurityEventKind::LoginSuccess));
+    assert_eq!(store.list_transactions(user, 100, 0).await.unwrap(), transactions_before, "the ledger is kept");
+    assert!(verify_ledger(&store.ledger_facts().await.unwrap()).is_empty());
+    assert!(store.find_user(other.id).await.unwrap().is_some());
+    assert_eq!(store.prune(cutoffs).await.unwrap(), Some(PruneReport::default()), "nothing twice");
+}
