@@ -278,3 +278,41 @@ pub struct SecurityEventView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+/// `POST /auth/change-email`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Email))]
+    #[serde(default)]
+    pub new_email: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `DELETE /auth/me`: the password confirms it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `GET /auth/me/export`: everything stored about the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AccountExport {
+    /// RFC 3339: when this document was made.
+    pub exported_at: String,
+    pub profile: ProfileView,
+    /// Every session, ended ones included (`current` marks the one asking).
+    pub sessions: Vec<SessionView>,
+    pub security_events: Vec<SecurityEventView>,
+    pub credit_transactions: Vec<crate::CreditTransaction>,
+    pub purchases: Vec<crate::PurchaseView>,
+}

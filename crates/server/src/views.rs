@@ -6,8 +6,8 @@ use mana_core::credits::{BalanceSummary, SpendReceipt};
 use mana_core::ids::SessionId;
 use mana_core::store::{CreditPackage, Purchase, SecurityEvent, Session, TransactionView, User};
 use mana_proto::{
-    CreditBalance, CreditPackageView, CreditTransaction, IdentityView, ProfileView, PurchaseView, RegisteredUser,
-    SecurityEventView, SessionView, TokenResponse, TokenUser, UseCreditsResponse,
+    AccountExport, CreditBalance, CreditPackageView, CreditTransaction, IdentityView, ProfileView, PurchaseView,
+    RegisteredUser, SecurityEventView, SessionView, TokenResponse, TokenUser, UseCreditsResponse,
 };
 
 fn timestamp(at: DateTime<Utc>) -> String {
@@ -141,5 +141,16 @@ pub fn security_event_view(event: &SecurityEvent) -> SecurityEventView {
         created_at: timestamp(event.at),
         session_id: event.details.session_id.map(|id| id.to_string()),
         reason: event.details.reason.map(|reason| reason.as_str().to_owned()),
+    }
+}
+
+pub fn export_view(export: &mana_core::auth::AccountExport, current: SessionId, at: DateTime<Utc>) -> AccountExport {
+    AccountExport {
+        exported_at: timestamp(at),
+        profile: profile_view(&export.profile),
+        sessions: export.sessions.iter().map(|session| session_view(session, current)).collect(),
+        security_events: export.security_events.iter().map(security_event_view).collect(),
+        credit_transactions: export.transactions.iter().map(transaction_view).collect(),
+        purchases: export.purchases.iter().map(purchase_view).collect(),
     }
 }

@@ -130,7 +130,7 @@ async fn queue(store: &Arc<dyn Store>, count: usize) {
             html_body: format!("<p><a href=\"{link}\">Confirm your address</a></p>"),
             created_at: now,
         };
-        store.issue_link_token(LinkMail { token: new, email }).await.unwrap();
+        store.issue_link_token(LinkMail { token: new, email, notice: None }).await.unwrap();
     }
 }
 

@@ -34,7 +34,8 @@ async fn issue(store: &SharedStore, user: &User, purpose: LinkPurpose, new_email
         created_at: t0(),
         expires_at: t0() + purpose.lifetime(),
     };
-    store.issue_link_token(LinkMail { token: new, email: message(user, purpose.as_str()) }).await.unwrap();
+    let mail = LinkMail { token: new, email: message(user, purpose.as_str()), notice: None };
+    store.issue_link_token(mail).await.unwrap();
     token
 }
 

@@ -79,6 +79,9 @@ pub(crate) async fn insert_link_mail<B: Backend>(tx: &mut B::Conn, mail: &LinkMa
         .time(token.expires_at);
     B::execute(tx, insert).await?;
     B::execute(tx, queue_email(&mail.email)).await?;
+    if let Some(notice) = &mail.notice {
+        B::execute(tx, queue_email(notice)).await?;
+    }
     Ok(())
 }
 

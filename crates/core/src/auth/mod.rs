@@ -21,7 +21,7 @@ use crate::password::PasswordHasher;
 use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
 
-pub use account::Profile;
+pub use account::{AccountExport, Profile, WRONG_PASSWORD};
 pub use login::LoginAttempt;
 pub use register::Registration;
 

@@ -7,7 +7,8 @@ use crate::ids::UserId;
 use crate::mail::{MessageKind, link};
 use crate::password::Password;
 use crate::store::{
-    ClientInfo, EventDetails, LinkEffect, LinkMail, LinkTokenRecord, NewLinkToken, SecurityEventKind, User,
+    ClientInfo, EventDetails, LinkEffect, LinkMail, LinkTokenRecord, NewLinkToken, SecurityEventKind, StoreError,
+    USERS_EMAIL_CONSTRAINT, User,
 };
 use crate::tokens::{LinkPurpose, LinkToken};
 
@@ -44,14 +45,28 @@ impl AuthService {
         self.record_event(Some(user.id), SecurityEventKind::PasswordReset, client, EventDetails::default()).await
     }
 
-    /// Confirms an address with a verification link's token.
+    /// Confirms an address with a verification link's token: the account's own, or the new one
+    /// of an email change, which then becomes the account's.
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<()> {
-        let (token, record) = self.live_link_token(token, &[LinkPurpose::EmailVerification]).await?;
+        let purposes = [LinkPurpose::EmailVerification, LinkPurpose::EmailChange];
+        let (token, record) = self.live_link_token(token, &purposes).await?;
         let (hash, now) = (token.hash(), self.clock.now());
-        if !self.store.use_link_token(&hash, record.purpose, now, LinkEffect::VerifyEmail, None).await? {
-            return Err(Error::InvalidLinkToken);
+        let (effect, kind) = match (record.purpose, record.new_email.clone()) {
+            (LinkPurpose::EmailChange, Some(new_email)) => {
+                (LinkEffect::ChangeEmail(new_email), SecurityEventKind::EmailChanged)
+            }
+            (LinkPurpose::EmailChange, None) => return Err(Error::InvalidLinkToken),
+            _ => (LinkEffect::VerifyEmail, SecurityEventKind::EmailVerified),
+        };
+        match self.store.use_link_token(&hash, record.purpose, now, effect, None).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::InvalidLinkToken),
+            Err(StoreError::Conflict { constraint }) if constraint == USERS_EMAIL_CONSTRAINT => {
+                return Err(Error::EmailTaken);
+            }
+            Err(other) => return Err(other.into()),
         }
-        self.record_event(Some(record.user_id), SecurityEventKind::EmailVerified, client, EventDetails::default()).await
+        self.record_event(Some(record.user_id), kind, client, EventDetails::default()).await
     }
 
     /// Sends a new verification link to a user whose address is not verified yet; nothing for
@@ -91,7 +106,7 @@ impl AuthService {
             created_at: now,
             expires_at: now + purpose.lifetime(),
         };
-        LinkMail { token: new, email }
+        LinkMail { token: new, email, notice: None }
     }
 
     /// The token and its record if it is well-formed, known, of one of `purposes`, unused and

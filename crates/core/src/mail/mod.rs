@@ -19,11 +19,20 @@ pub enum MessageKind {
     VerifyEmail,
     PasswordReset,
     PasswordChanged,
+    /// To the new address: the link that applies the change.
+    EmailChange,
+    /// To the old address: a change was asked for.
+    EmailChangeRequested,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 3] =
-        [MessageKind::VerifyEmail, MessageKind::PasswordReset, MessageKind::PasswordChanged];
+    pub const ALL: [MessageKind; 5] = [
+        MessageKind::VerifyEmail,
+        MessageKind::PasswordReset,
+        MessageKind::PasswordChanged,
+        MessageKind::EmailChange,
+        MessageKind::EmailChangeRequested,
+    ];
 
     /// The template files' name, without extension.
     pub fn file_stem(self) -> &'static str {
@@ -31,6 +40,8 @@ impl MessageKind {
             MessageKind::VerifyEmail => "verify_email",
             MessageKind::PasswordReset => "password_reset",
             MessageKind::PasswordChanged => "password_changed",
+            MessageKind::EmailChange => "email_change",
+            MessageKind::EmailChangeRequested => "email_change_requested",
         }
     }
 
@@ -45,6 +56,13 @@ impl MessageKind {
             MessageKind::PasswordChanged => {
                 (include_str!("templates/password_changed.txt"), include_str!("templates/password_changed.html"))
             }
+            MessageKind::EmailChange => {
+                (include_str!("templates/email_change.txt"), include_str!("templates/email_change.html"))
+            }
+            MessageKind::EmailChangeRequested => (
+                include_str!("templates/email_change_requested.txt"),
+                include_str!("templates/email_change_requested.html"),
+            ),
         }
     }
 }
@@ -186,7 +204,7 @@ mod tests {
                 !message.text_body.contains('{') && !message.html_body.contains('{'),
                 "{kind:?} left a placeholder"
             );
-            if kind != MessageKind::PasswordChanged {
+            if !matches!(kind, MessageKind::PasswordChanged | MessageKind::EmailChangeRequested) {
                 assert!(message.text_body.contains("https://x.test/l?token=t"), "{kind:?}");
             }
         }

@@ -55,6 +55,8 @@ pub struct NewLinkToken {
 pub struct LinkMail {
     pub token: NewLinkToken,
     pub email: OutgoingEmail,
+    /// Another message queued with it (the notice to the old address of an email change).
+    pub notice: Option<OutgoingEmail>,
 }
 
 /// A stored link token, as found by its hash.

@@ -177,10 +177,12 @@ pub enum SecurityEventKind {
     EmailVerified,
     SessionRevoked,
     ProfileUpdated,
+    EmailChangeRequested,
+    EmailChanged,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 12] = [
+    pub const ALL: [SecurityEventKind; 14] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -193,6 +195,8 @@ impl SecurityEventKind {
         SecurityEventKind::EmailVerified,
         SecurityEventKind::SessionRevoked,
         SecurityEventKind::ProfileUpdated,
+        SecurityEventKind::EmailChangeRequested,
+        SecurityEventKind::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -209,6 +213,8 @@ impl SecurityEventKind {
             SecurityEventKind::EmailVerified => "email_verified",
             SecurityEventKind::SessionRevoked => "session_revoked",
             SecurityEventKind::ProfileUpdated => "profile_updated",
+            SecurityEventKind::EmailChangeRequested => "email_change_requested",
+            SecurityEventKind::EmailChanged => "email_changed",
         }
     }
 

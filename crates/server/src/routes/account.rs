@@ -3,12 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use mana_core::Error;
+use mana_core::auth::{Authenticated, WRONG_PASSWORD};
 use mana_core::ids::SessionId;
 use mana_core::tokens::account_key;
 use mana_proto::{
-    ChangePasswordRequest, ErrorBody, MessageResponse, PageQuery, ProfileView, RevokedSessions, SecurityEventView,
-    SessionView, UpdateProfileRequest,
+    AccountExport, ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest, ErrorBody, MessageResponse,
+    PageQuery, ProfileView, RevokedSessions, SecurityEventView, SessionView, UpdateProfileRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,11 +19,13 @@ use crate::http::extract::page;
 use crate::http::{ApiError, AuthUser, Client, JsonBody, QueryParams};
 use crate::ratelimit::Budget;
 use crate::state::AppState;
-use crate::views::{profile_view, security_event_view, session_view};
+use crate::views::{export_view, profile_view, security_event_view, session_view};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(me, update_me))
+        .routes(routes!(me, update_me, delete_me))
+        .routes(routes!(change_email))
+        .routes(routes!(export))
         .routes(routes!(sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(revoke_other_sessions))
@@ -133,15 +137,79 @@ async fn change_password(
     Client(client): Client,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<Json<MessageResponse>, ApiError> {
+    let result = state.auth().change_password(&caller, &body.current_password, &body.new_password, &client);
+    with_password_budget(&state, &caller, result).await?;
+    Ok(Json(MessageResponse { message: "Password changed; every other session was signed out".into() }))
+}
+
+/// Starts moving the account to another address: a link goes there (the change applies when it
+/// is used) and a notice to the current address.
+#[utoipa::path(post, path = "/auth/change-email", tag = "account", security(("bearer" = [])),
+    request_body = ChangeEmailRequest,
+    responses(
+        (status = 202, description = "A link is on its way to the new address", body = MessageResponse),
+        (status = 400, description = "`validation_failed`: a wrong password, or the same address", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = 409, description = "`email_taken`: a live account has the new address", body = ErrorBody),
+    ),
+)]
+async fn change_email(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Client(client): Client,
+    JsonBody(body): JsonBody<ChangeEmailRequest>,
+) -> Result<(StatusCode, Json<MessageResponse>), ApiError> {
+    let request = state.auth().request_email_change(&caller, &body.new_email, &body.password, &client);
+    with_password_budget(&state, &caller, request).await?;
+    let message = "A link to confirm the new address is on its way; the address changes when it is used";
+    Ok((StatusCode::ACCEPTED, Json(MessageResponse { message: message.into() })))
+}
+
+/// Deletes the caller's account (a soft delete: every session ends, the address is free for a
+/// new account, the ledger is kept).
+#[utoipa::path(delete, path = "/auth/me", tag = "account", security(("bearer" = [])), request_body = DeleteAccountRequest,
+    responses(
+        (status = 200, description = "The account is deleted", body = MessageResponse),
+        (status = 400, description = "`validation_failed`: the password is wrong", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+    ),
+)]
+async fn delete_me(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Client(client): Client,
+    JsonBody(body): JsonBody<DeleteAccountRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    let deletion = state.auth().delete_own_account(&caller, &body.password, &client);
+    with_password_budget(&state, &caller, deletion).await?;
+    Ok(Json(MessageResponse { message: "Account deleted".into() }))
+}
+
+/// Runs a request that checks the account's password under its failed-login budget, as a login
+/// does: a wrong password keeps its share of the budget, anything else gives it back.
+async fn with_password_budget<T>(
+    state: &AppState,
+    caller: &Authenticated,
+    request: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, ApiError> {
     let limiter = state.limiter();
     let account = account_key(&caller.claims.email);
     let reservation = limiter.reserve(Budget::LoginFailures, &account).await.map_err(ApiError::rate_limited)?;
-    let result = state.auth().change_password(&caller, &body.current_password, &body.new_password, &client).await;
-    let wrong_password =
-        matches!(&result, Err(Error::Validation(errors)) if errors.iter().any(|e| e.field == "currentPassword"));
+    let result = request.await;
+    let wrong_password = matches!(&result, Err(Error::Validation(errors))
+        if errors.iter().any(|e| e.message == WRONG_PASSWORD));
     if !wrong_password {
         limiter.refund(reservation).await;
     }
-    result?;
-    Ok(Json(MessageResponse { message: "Password changed; every other session was signed out".into() }))
+    Ok(result?)
+}
+
+/// Everything stored about the caller, as one JSON document.
+#[utoipa::path(get, path = "/auth/me/export", tag = "account", security(("bearer" = [])), responses(
+    (status = 200, description = "Profile, every session, the security log, the ledger and purchases", body = AccountExport),
+    (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+))]
+async fn export(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<AccountExport>, ApiError> {
+    let export = state.auth().export(caller.user_id).await?;
+    Ok(Json(export_view(&export, caller.session_id, state.auth().clock().now())))
 }

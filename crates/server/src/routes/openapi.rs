@@ -108,6 +108,7 @@ pub fn apply_limits(document: &mut OpenApi) {
         ("ResetPasswordRequest", "password", Some(PASSWORD_MIN_CHARS), Some(PASSWORD_MAX_CHARS)),
         ("ChangePasswordRequest", "newPassword", Some(PASSWORD_MIN_CHARS), Some(PASSWORD_MAX_CHARS)),
         ("UpdateProfileRequest", "name", None, Some(NAME_MAX_CHARS)),
+        ("ChangeEmailRequest", "newEmail", None, Some(EMAIL_MAX_CHARS)),
     ];
     for (schema, field, min, max) in lengths {
         let property = property(document, schema, field);

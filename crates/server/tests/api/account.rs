@@ -141,3 +141,94 @@ async fn wrong_current_passwords_spend_the_failed_login_budget() {
     }
     expect_error(change(PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
+
+/// Queued messages not yet seen, claimed as the delivery worker would.
+async fn mailbox(app: &TestApp) -> Vec<mana_core::store::OutboxMessage> {
+    let now = app.state.auth().clock().now();
+    app.state.auth().store().claim_outbox(now, now + chrono::Duration::hours(1), 100).await.unwrap()
+}
+
+fn link_token(message: &mana_core::store::OutboxMessage) -> String {
+    let start = message.text_body.find("token=").unwrap() + "token=".len();
+    message.text_body[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_address_changes_only_when_the_link_sent_to_the_new_one_is_used() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("before@example.com").await;
+    mailbox(&app).await;
+    let change = |new: &str, password: &str| {
+        let body = json!({"newEmail": new, "password": password});
+        send(&app, reqwest::Method::POST, "/auth/change-email", &tokens.access_token, body)
+    };
+    expect_error(change("after@example.com", "not the password").await, StatusCode::BAD_REQUEST, "validation_failed")
+        .await;
+    expect_error(change("before@example.com", PASSWORD).await, StatusCode::BAD_REQUEST, "validation_failed").await;
+    app.signed_in("taken@example.com").await;
+    mailbox(&app).await;
+    expect_error(change("taken@example.com", PASSWORD).await, StatusCode::CONFLICT, "email_taken").await;
+
+    assert_eq!(change("After@Example.com", PASSWORD).await.status(), StatusCode::ACCEPTED);
+    let queued = mailbox(&app).await;
+    let to_new = queued.iter().find(|m| m.to == "after@example.com").expect("a link to the new address");
+    let to_old = queued.iter().find(|m| m.to == "before@example.com").expect("a notice to the old address");
+    assert!(!to_old.text_body.contains("token="), "the old address gets no link");
+    let profile: ProfileView = get(&app, "/auth/me", &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(profile.email, "before@example.com", "nothing changes before the link is used");
+
+    assert_eq!(app.post("/auth/verify-email", json!({"token": link_token(to_new)})).await.status(), StatusCode::OK);
+    let profile: ProfileView = get(&app, "/auth/me", &tokens.access_token).await.json().await.unwrap();
+    assert_eq!((profile.email.as_str(), profile.email_verified), ("after@example.com", true));
+    assert_eq!(app.login("after@example.com", PASSWORD).await.status(), StatusCode::OK);
+    expect_error(app.login("before@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+        .await;
+}
+
+#[tokio::test]
+async fn deleting_the_account_needs_its_password_and_frees_the_address() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("leaving@example.com").await;
+    let delete = |password: &str| {
+        send(&app, reqwest::Method::DELETE, "/auth/me", &tokens.access_token, json!({"password": password}))
+    };
+    expect_error(delete("not the password").await, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(app.validate(&tokens.access_token).await["valid"], true);
+    assert_eq!(delete(PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.validate(&tokens.access_token).await["error"], "user_deleted");
+    expect_error(app.login("leaving@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+        .await;
+    assert_eq!(
+        app.register("leaving@example.com", PASSWORD).await.status(),
+        StatusCode::CREATED,
+        "the address is free"
+    );
+}
+
+#[tokio::test]
+async fn the_export_holds_everything_stored_about_the_caller_and_nobody_else() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("export@example.com").await;
+    let spend = json!({"amount": 3, "appId": "chat", "description": "an answer"});
+    assert_eq!(
+        send(&app, reqwest::Method::POST, "/credits/use", &tokens.access_token, spend).await.status(),
+        StatusCode::OK
+    );
+    app.logout_with_bearer(
+        &app.login("export@example.com", PASSWORD).await.json::<TokenResponse>().await.unwrap().access_token,
+    )
+    .await;
+    app.signed_in("other-export@example.com").await;
+    let export: Value = get(&app, "/auth/me/export", &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(export["profile"]["email"], "export@example.com");
+    let sessions = export["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "the ended session too");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let kinds: Vec<&str> =
+        export["securityEvents"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"register") && kinds.contains(&"logout"), "{kinds:?}");
+    let transactions = export["creditTransactions"].as_array().unwrap();
+    assert!(transactions.iter().any(|t| t["type"] == "usage" && t["amount"] == -3), "{transactions:?}");
+    assert!(export["purchases"].as_array().unwrap().is_empty());
+    assert!(!export.to_string().contains("other-export@example.com"));
+}
