@@ -5,7 +5,7 @@ use mana_proto::{ProfileView, RevokedSessions, SecurityEventView, SessionView, T
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, TestApp, expect_error};
+use crate::common::{PASSWORD, TestApp, expect_error, link_token, mailbox};
 
 async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.http.get(app.api(path)).bearer_auth(token).send().await.unwrap()
@@ -140,17 +140,6 @@ async fn wrong_current_passwords_spend_the_failed_login_budget() {
         assert_eq!(change(guess).await.status(), StatusCode::BAD_REQUEST);
     }
     expect_error(change(PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-}
-
-/// Queued messages not yet seen, claimed as the delivery worker would.
-async fn mailbox(app: &TestApp) -> Vec<mana_core::store::OutboxMessage> {
-    let now = app.state.auth().clock().now();
-    app.state.auth().store().claim_outbox(now, now + chrono::Duration::hours(1), 100).await.unwrap()
-}
-
-fn link_token(message: &mana_core::store::OutboxMessage) -> String {
-    let start = message.text_body.find("token=").unwrap() + "token=".len();
-    message.text_body[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 #[tokio::test]

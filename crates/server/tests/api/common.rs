@@ -206,3 +206,15 @@ impl TestApp {
         self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
     }
 }
+
+/// Messages queued since the last look (they are claimed, as the delivery worker would).
+pub async fn mailbox(app: &TestApp) -> Vec<mana_core::store::OutboxMessage> {
+    let now = app.state.auth().clock().now();
+    app.state.auth().store().claim_outbox(now, now + Duration::hours(1), 100).await.unwrap()
+}
+
+/// The token in the message's link.
+pub fn link_token(message: &mana_core::store::OutboxMessage) -> String {
+    let start = message.text_body.find("token=").expect("a link with a token") + "token=".len();
+    message.text_body[start..].split_whitespace().next().unwrap().to_owned()
+}

@@ -9,15 +9,9 @@ use mana_proto::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{PASSWORD, TestApp, expect_error};
+use crate::common::{PASSWORD, TestApp, expect_error, link_token, mailbox};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-/// Messages queued since the last look (they are claimed, as the delivery worker would).
-async fn mailbox(app: &TestApp) -> Vec<OutboxMessage> {
-    let now = app.state.auth().clock().now();
-    app.state.auth().store().claim_outbox(now, now + Duration::hours(1), 100).await.unwrap()
-}
 
 /// Waits for the message to `to` that work after an answer queues.
 async fn message_to(app: &TestApp, to: &str) -> OutboxMessage {
@@ -28,12 +22,6 @@ async fn message_to(app: &TestApp, to: &str) -> OutboxMessage {
         tokio::time::sleep(StdDuration::from_millis(10)).await;
     }
     panic!("no message to {to}");
-}
-
-/// The token in the message's link.
-fn link_token(message: &OutboxMessage) -> String {
-    let start = message.text_body.find("token=").expect("a link with a token") + "token=".len();
-    message.text_body[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 async fn email_verified(app: &TestApp, email: &str) -> bool {
