@@ -112,6 +112,9 @@ pub struct SmtpSettings {
     /// `smtp://user:pass@host:port` or `smtps://…`; never printed (it may hold a password).
     pub url: String,
     pub tls: SmtpTls,
+    /// PEM certificates trusted besides the Mozilla roots, for a relay whose certificate a
+    /// private authority issued.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the connection to the SMTP relay is protected.
@@ -368,6 +371,10 @@ fn email_settings(r: &mut Reader<'_>, public_url: &str) -> EmailSettings {
         "starttls" | "none" => Err("an smtps:// URL always uses implicit TLS".into()),
         _ => Err(format!("must be starttls, tls or none (got {v:?})")),
     });
+    let ca_file = r.raw("SMTP_CA_FILE").map(PathBuf::from);
+    if ca_file.is_some() && tls == SmtpTls::None {
+        r.problems.push("SMTP_CA_FILE: has no use with SMTP_TLS=none".into());
+    }
     let from = r.parsed("EMAIL_FROM", "mana-core-auth <no-reply@localhost>".to_owned(), |v| {
         v.parse::<lettre::message::Mailbox>()
             .map(|_| v.to_owned())
@@ -380,7 +387,7 @@ fn email_settings(r: &mut Reader<'_>, public_url: &str) -> EmailSettings {
         Ok(value.to_owned())
     };
     EmailSettings {
-        smtp: smtp_url.map(|url| SmtpSettings { url, tls }),
+        smtp: smtp_url.map(|url| SmtpSettings { url, tls, ca_file }),
         from,
         mail_dir: PathBuf::from(r.string("MAIL_DIR", "./data/mail")),
         verify_email_url: r.parsed("EMAIL_VERIFY_URL", format!("{public_url}/auth/verify-email?token={{token}}"), link),
@@ -596,5 +603,8 @@ mod tests {
         assert!(!errors.contains("secret"), "{errors}");
         let plain_smtps = load(&[("SMTP_URL", "smtps://relay.example.com"), ("SMTP_TLS", "none")]).unwrap_err();
         assert!(plain_smtps.to_string().contains("implicit TLS"), "{plain_smtps}");
+        let pointless_ca =
+            load(&[("SMTP_URL", "smtp://localhost:25"), ("SMTP_TLS", "none"), ("SMTP_CA_FILE", "ca.pem")]).unwrap_err();
+        assert!(pointless_ca.to_string().contains("SMTP_CA_FILE"), "{pointless_ca}");
     }
 }

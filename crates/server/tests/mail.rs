@@ -37,10 +37,26 @@ impl SmtpSink {
     }
 
     fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// A relay that speaks TLS with the certificate `tls` holds for `localhost`: STARTTLS, which
+    /// it then requires before any mail, or TLS from the first byte.
+    fn start_tls(tls: &TestAuthority, implicit: bool) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (cert, key) = (tls.server_cert.to_str().unwrap(), tls.server_key.to_str().unwrap());
+        let options =
+            if implicit { ["--smtpscert", cert, "--smtpskey", key] } else { ["--tlscert", cert, "--tlskey", key] };
+        Self::start_with(port, &options)
+    }
+
+    fn start_with(port: u16, options: &[&str]) -> Self {
         // aiosmtpd makes the maildir's folders only when it creates the maildir itself.
         let maildir = scratch_dir("smtp-sink").join("maildir");
         let process = Command::new("aiosmtpd")
-            .args(["-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(options)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -74,6 +90,34 @@ impl Drop for SmtpSink {
     }
 }
 
+/// A private certificate authority and a certificate it issued for `localhost`, as PEM files.
+struct TestAuthority {
+    ca_cert: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+}
+
+impl TestAuthority {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &ca).unwrap();
+        let dir = scratch_dir("tls");
+        let authority = Self {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server-key.pem"),
+        };
+        std::fs::write(&authority.ca_cert, ca.pem()).unwrap();
+        std::fs::write(&authority.server_cert, server.pem()).unwrap();
+        std::fs::write(&authority.server_key, server_key.serialize_pem()).unwrap();
+        authority
+    }
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("mana-core-auth-tests").join(format!("{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -82,7 +126,7 @@ fn scratch_dir(name: &str) -> PathBuf {
 
 fn settings(smtp: Option<String>, mail_dir: &Path) -> EmailSettings {
     EmailSettings {
-        smtp: smtp.map(|url| SmtpSettings { url, tls: SmtpTls::None }),
+        smtp: smtp.map(|url| SmtpSettings { url, tls: SmtpTls::None, ca_file: None }),
         from: "Mana <no-reply@mana.test>".into(),
         mail_dir: mail_dir.to_owned(),
         verify_email_url: "http://127.0.0.1:3001/auth/verify-email?token={token}".into(),
@@ -90,6 +134,13 @@ fn settings(smtp: Option<String>, mail_dir: &Path) -> EmailSettings {
         templates_dir: None,
         first_retry: chrono::Duration::seconds(30),
     }
+}
+
+/// Settings for a relay on `localhost` over TLS, trusting `ca_file` if given.
+fn tls_settings(url: String, tls: SmtpTls, ca_file: Option<&Path>) -> EmailSettings {
+    let mut settings = settings(None, &scratch_dir("unused"));
+    settings.smtp = Some(SmtpSettings { url, tls, ca_file: ca_file.map(Path::to_owned) });
+    settings
 }
 
 fn worker(store: &Arc<dyn Store>, settings: &EmailSettings) -> OutboxWorker {
@@ -158,6 +209,80 @@ async fn queued_messages_reach_the_smtp_server_once_with_text_and_html() {
     assert_eq!(header(message, "From"), Some("Mana <no-reply@mana.test>"));
     assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
     assert!(message.contains("/auth/verify-email?token="), "the link arrives: {message}");
+}
+
+#[tokio::test]
+async fn starttls_to_a_relay_whose_certificate_a_trusted_private_authority_issued() {
+    let _serial = SERIAL.lock().await;
+    let authority = TestAuthority::new();
+    let sink = SmtpSink::start_tls(&authority, false);
+    let store = sqlite_store().await;
+    queue(&store, 2).await;
+    let url = format!("smtp://localhost:{}", sink.port);
+    let worker = worker(&store, &tls_settings(url, SmtpTls::StartTls, Some(&authority.ca_cert)));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.claimed, round.delivered), (2, 2), "{round:?}");
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn implicit_tls_to_a_relay_whose_certificate_a_trusted_private_authority_issued() {
+    let _serial = SERIAL.lock().await;
+    let authority = TestAuthority::new();
+    let sink = SmtpSink::start_tls(&authority, true);
+    let store = sqlite_store().await;
+    queue(&store, 1).await;
+    let url = format!("smtps://localhost:{}", sink.port);
+    let worker = worker(&store, &tls_settings(url, SmtpTls::Implicit, Some(&authority.ca_cert)));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.claimed, round.delivered), (1, 1), "{round:?}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].contains("/auth/verify-email?token="));
+}
+
+#[tokio::test]
+async fn a_relay_certificate_no_trusted_authority_issued_gets_no_mail() {
+    let _serial = SERIAL.lock().await;
+    let authority = TestAuthority::new();
+    for implicit in [false, true] {
+        let sink = SmtpSink::start_tls(&authority, implicit);
+        let store = sqlite_store().await;
+        queue(&store, 1).await;
+        let (url, tls) = if implicit {
+            (format!("smtps://localhost:{}", sink.port), SmtpTls::Implicit)
+        } else {
+            (format!("smtp://localhost:{}", sink.port), SmtpTls::StartTls)
+        };
+        // Only the Mozilla roots are trusted: the private authority is not.
+        let round = worker(&store, &tls_settings(url, tls, None)).deliver_due().await.unwrap();
+        assert_eq!((round.claimed, round.retried), (1, 1), "implicit TLS: {implicit}, {round:?}");
+        assert!(sink.messages().is_empty(), "nothing reached a relay that could not prove its name");
+    }
+}
+
+#[test]
+fn an_authority_file_without_a_certificate_stops_the_start() {
+    let dir = scratch_dir("bad-ca");
+    let not_pem = dir.join("ca.pem");
+    std::fs::write(&not_pem, "this is no certificate").unwrap();
+    for ca_file in [not_pem, dir.join("missing.pem")] {
+        let settings = tls_settings("smtp://localhost:587".into(), SmtpTls::StartTls, Some(&ca_file));
+        let error = Mailer::from_settings(&settings).err().expect("refused");
+        assert!(format!("{error:#}").contains("SMTP_CA_FILE"), "{error:#}");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_that_offers_no_starttls_gets_no_mail_in_plain_text() {
+    let _serial = SERIAL.lock().await;
+    let sink = SmtpSink::start();
+    let store = sqlite_store().await;
+    queue(&store, 1).await;
+    let url = format!("smtp://localhost:{}", sink.port);
+    let round = worker(&store, &tls_settings(url, SmtpTls::StartTls, None)).deliver_due().await.unwrap();
+    assert_eq!((round.claimed, round.retried), (1, 1), "{round:?}");
+    assert!(sink.messages().is_empty(), "STARTTLS is required, never skipped");
 }
 
 #[tokio::test]

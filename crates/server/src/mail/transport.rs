@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mana_core::store::OutboxMessage;
 
-use crate::config::{EmailSettings, SmtpTls};
+use crate::config::{EmailSettings, SmtpSettings, SmtpTls};
 
 /// Why a message was not sent.
 #[derive(Debug)]
@@ -41,8 +42,11 @@ impl Mailer {
                     _ => smtp.url.clone(),
                 };
                 // The error is not shown: lettre's message may repeat the URL and its password.
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
                     .map_err(|_| anyhow::anyhow!("SMTP_URL: not a usable SMTP URL"))?;
+                if let Some(tls) = tls_with_private_authority(smtp)? {
+                    builder = builder.tls(tls);
+                }
                 Transport::Smtp(builder.build())
             }
         };
@@ -86,6 +90,32 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(message.text_body.clone(), message.html_body.clone()))
             .map_err(|error| permanent(format!("cannot build the message: {error}")))
     }
+}
+
+/// The relay's TLS with the certificates of `SMTP_CA_FILE` trusted too (the Mozilla roots stay
+/// trusted); `None` without the file. Read once, at start-up, so a bad file stops the start.
+fn tls_with_private_authority(smtp: &SmtpSettings) -> anyhow::Result<Option<Tls>> {
+    let Some(path) = &smtp.ca_file else { return Ok(None) };
+    let pem = std::fs::read(path).with_context(|| format!("SMTP_CA_FILE: cannot read {}", path.display()))?;
+    // lettre reads a file without any certificate as an empty list, which would trust nothing new.
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    let authority = Certificate::from_pem(&pem)
+        .ok()
+        .filter(|_| pem.windows(BEGIN.len()).any(|window| window == BEGIN))
+        .with_context(|| format!("SMTP_CA_FILE: {} holds no PEM certificate", path.display()))?;
+    let host = reqwest::Url::parse(&smtp.url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .context("SMTP_URL: no host name")?;
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(authority)
+        .build_rustls()
+        .map_err(|_| anyhow::anyhow!("SMTP_CA_FILE: the certificates cannot be used for TLS"))?;
+    Ok(Some(match smtp.tls {
+        SmtpTls::StartTls => Tls::Required(parameters),
+        SmtpTls::Implicit => Tls::Wrapper(parameters),
+        SmtpTls::None => Tls::None,
+    }))
 }
 
 fn with_query(url: &str, parameter: &str) -> String {
