@@ -138,6 +138,15 @@ impl Api {
         })
     }
 
+    /// Asks for a reset link for `email` (an existing account: a token and a message are written).
+    pub fn forgot_password_call(&self, email: &str) -> Call {
+        let (api, body) = (self.clone(), json!({"email": email}));
+        Box::new(move || {
+            let (api, body) = (api.clone(), body.clone());
+            Box::pin(async move { matches!(api.post("/auth/forgot-password", &body, None).await, Ok((202, _))) })
+        })
+    }
+
     /// Spends 1 credit per call, each with a fresh idempotency key (as real clients send).
     pub fn spend_call(&self, access: &str, spent: Arc<AtomicU64>) -> Call {
         let (api, token) = (self.clone(), access.to_owned());

@@ -4,6 +4,7 @@
 mod api;
 mod limits;
 mod load;
+mod outbox;
 mod report;
 mod server;
 
@@ -81,6 +82,15 @@ async fn main() -> anyhow::Result<()> {
         drop_database.await;
         result?;
     }
+    if (args.backend == "postgres" || args.backend == "both")
+        && args.only.as_deref().is_none_or(|o| "outbox".contains(o))
+    {
+        let messages = if args.full { 20_000 } else { 4_000 };
+        for instances in [1, 2] {
+            eprintln!("postgres: outbox delivery of {messages} messages by {instances} instance(s) ...");
+            report.delivery(outbox::outbox_delivery(&postgres, instances, messages).await?);
+        }
+    }
     println!("{}", report.render());
     Ok(())
 }
@@ -94,7 +104,10 @@ async fn run_backend(
 ) -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     eprintln!("{backend}: starting the server ...");
-    let server = Server::start(database_url, args.bcrypt_cost, args.pool).await?;
+    // Email goes to a sink, as it goes to a relay in production.
+    let sink = outbox::SmtpSink::start().await?;
+    let environment = [("SMTP_URL", sink.url()), ("SMTP_TLS", "none".to_owned())];
+    let server = Server::start(database_url, args.bcrypt_cost, args.pool, &environment).await?;
     report.startup(backend, server.startup);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = server.rss_mib();
@@ -137,6 +150,32 @@ async fn run_backend(
             balance["totalSpent"],
             if balance["totalSpent"].as_u64() == Some(acknowledged) { "no lost update" } else { "MISMATCH" }
         ));
+    }
+
+    if wanted("forgot-password") {
+        eprintln!("{backend}: validate alone, then under a forgot-password flood ...");
+        let probes = || users.iter().take(4).map(|u| api.validate_call(&u.access)).collect::<Vec<_>>();
+        let alone = closed_loop(probes(), duration).await;
+        report.measure(Measurement {
+            backend,
+            name: "POST /auth/validate (probe alone)".into(),
+            clients: 4,
+            stats: alone,
+        });
+        let flood: Vec<_> = users.iter().take(8).map(|u| api.forgot_password_call(&u.email)).collect();
+        let (flood_stats, probe_stats) = tokio::join!(closed_loop(flood, duration), closed_loop(probes(), duration));
+        report.measure(Measurement {
+            backend,
+            name: "forgot-password flood (alongside)".into(),
+            clients: 8,
+            stats: flood_stats,
+        });
+        report.measure(Measurement {
+            backend,
+            name: "POST /auth/validate under forgot-password flood".into(),
+            clients: 4,
+            stats: probe_stats,
+        });
     }
 
     if !wanted("login flood") {

@@ -47,8 +47,14 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl Server {
     /// Starts the server on `database_url` (`None`: SQLite in a temporary directory) and waits
-    /// until `/ready` answers; `startup` is the time from spawn to the first 200.
-    pub async fn start(database_url: Option<String>, bcrypt_cost: u32, pool: Option<u32>) -> anyhow::Result<Self> {
+    /// until `/ready` answers; `startup` is the time from spawn to the first 200. `extra` is
+    /// further environment, set last (it may override the bench defaults).
+    pub async fn start(
+        database_url: Option<String>,
+        bcrypt_cost: u32,
+        pool: Option<u32>,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let dir = TempDir::new("mana-bench")?;
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.0.display()));
         let port = free_port()?;
@@ -76,6 +82,9 @@ impl Server {
             .env("LOGIN_FAILURES_PER_ACCOUNT", "0")
             .env("LOGIN_FAILURES_PER_DEVICE", "0")
             .env("RATE_LIMIT_VALIDATE_PER_MINUTE", "0")
+            .env("RATE_LIMIT_EMAIL_LINKS_PER_MINUTE", "0")
+            .env("EMAIL_LINKS_PER_ACCOUNT_PER_HOUR", "0")
+            .envs(extra.iter().map(|(name, value)| (*name, value.as_str())))
             .current_dir(&dir.0)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

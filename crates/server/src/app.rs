@@ -78,7 +78,7 @@ pub fn build_state(
         trusted_proxies: config.trusted_proxies.clone(),
     };
     let limiter = RateLimiter::new(config.rate_limits.clone())?;
-    Ok(AppState::new(auth, credits, config.credits_per_euro, http, backend, &config.public_url, limiter))
+    Ok(AppState::new(auth, credits, http, backend, limiter, config))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use mana_core::auth::AuthService;
 use mana_core::credits::CreditService;
 use mana_proto::OpenIdConfiguration;
+use tokio::sync::Semaphore;
 
+use crate::config::Config;
 use crate::http::security::HttpSettings;
 use crate::ratelimit::RateLimiter;
 use crate::storage::Backend;
@@ -21,20 +23,33 @@ struct Inner {
     backend: Backend,
     jwks_uri: String,
     limiter: RateLimiter,
+    after_answer: AfterAnswer,
 }
 
+/// Work done after its request was answered (a password-reset request looks the address up only
+/// then, so that the answer does not tell whether it exists) may hold this share of the
+/// database pool at once. Without a bound, a flood of cheap requests queues unbounded database
+/// work that takes every connection from the requests behind it (measured: /auth/validate p99
+/// 5 s under a forgot-password flood); with it, the flood waits for its turn, and that wait does
+/// not depend on the address.
+const AFTER_ANSWER_POOL_SHARE: u32 = 4;
+
 impl AppState {
+    /// `config` gives the scalar settings: credits per euro, the public URL (of the JWKS), and
+    /// the pool size that bounds the work done after answers.
     pub fn new(
         auth: AuthService,
         credits: CreditService,
-        credits_per_euro: i64,
         http: HttpSettings,
         backend: Backend,
-        public_url: &str,
         limiter: RateLimiter,
+        config: &Config,
     ) -> Self {
-        let jwks_uri = format!("{public_url}/.well-known/jwks.json");
-        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, jwks_uri, limiter }))
+        let jwks_uri = format!("{}/.well-known/jwks.json", config.public_url);
+        let after_answer =
+            AfterAnswer::new((config.database_max_connections / AFTER_ANSWER_POOL_SHARE).max(1) as usize);
+        let credits_per_euro = config.credits_per_euro;
+        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, jwks_uri, limiter, after_answer }))
     }
 
     pub fn auth(&self) -> &AuthService {
@@ -72,6 +87,12 @@ impl AppState {
     pub fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
     }
+
+    /// Runs `work` in the background once one of its places (a share of the pool) is free;
+    /// returns when it has started, so that the caller's answer waits while all are taken.
+    pub async fn after_answer(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.0.after_answer.run(work).await;
+    }
 }
 
 impl crate::http::HttpState for AppState {
@@ -81,5 +102,52 @@ impl crate::http::HttpState for AppState {
 
     fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
+    }
+}
+
+/// Background work with a fixed number of places.
+struct AfterAnswer(Arc<Semaphore>);
+
+impl AfterAnswer {
+    fn new(places: usize) -> Self {
+        Self(Arc::new(Semaphore::new(places)))
+    }
+
+    /// Waits for a place, then runs `work` in it in the background.
+    async fn run(&self, work: impl Future<Output = ()> + Send + 'static) {
+        // The semaphore is never closed, so a place always comes.
+        let Ok(place) = self.0.clone().acquire_owned().await else { return };
+        tokio::spawn(async move {
+            work.await;
+            drop(place);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn work_after_answers_never_runs_more_than_its_places_at_once() {
+        let places = AfterAnswer::new(2);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        for _ in 0..20 {
+            let (running, most) = (running.clone(), most.clone());
+            places
+                .run(async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await;
+        }
+        // Every job has started once the last call returns; waiting for both places drains them.
+        let _all = places.0.acquire_many(2).await.unwrap();
+        assert_eq!(running.load(Ordering::SeqCst), 0, "all twenty ran");
+        assert_eq!(most.load(Ordering::SeqCst), 2, "never more than two at once");
     }
 }

@@ -279,6 +279,44 @@ fn prune_deletes_what_served_its_purpose_and_keeps_the_ledger_whole() {
 }
 
 #[test]
+fn serve_prunes_on_its_timer() {
+    let dir = empty_dir();
+    let (mut server, base) = start_server(&dir, &[("PRUNE_INTERVAL_SECONDS", "1"), ("BCRYPT_COST", "4")]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let remaining = runtime.block_on(async {
+        // A session that ends leaves its refresh tokens, and the welcome email, once delivered,
+        // its outbox row: both are what a prune removes.
+        let http = reqwest::Client::new();
+        let body = serde_json::json!({"email": "timer@example.com", "password": "correct horse battery"});
+        let registered = http.post(format!("{base}/api/v1/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(registered.status(), 201);
+        let login: serde_json::Value =
+            http.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
+        let refresh = serde_json::json!({"refreshToken": login["refreshToken"]});
+        let logout = http.post(format!("{base}/api/v1/auth/logout")).json(&refresh).send().await.unwrap();
+        assert_eq!(logout.status(), 200);
+
+        let database = format!("sqlite://{}", dir.join("data/mana.db").display());
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&database).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let count = |table: &str| format!("SELECT count(*) FROM {table}");
+            let tokens: i64 = sqlx::query_scalar(&count("refresh_tokens")).fetch_one(&mut db).await.unwrap();
+            let emails: i64 = sqlx::query_scalar(&count("email_outbox")).fetch_one(&mut db).await.unwrap();
+            if (tokens, emails) == (0, 0) || Instant::now() > deadline {
+                return (tokens, emails);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    server.wait().unwrap();
+    assert_eq!(remaining, (0, 0), "refresh tokens of the ended session and the delivered email were pruned");
+    let delivered = std::fs::read_dir(dir.join("data/mail")).unwrap().count();
+    assert_eq!(delivered, 1, "the email was delivered before its row went");
+}
+
+#[test]
 fn credits_grant_refuses_bad_input_with_a_clear_message() {
     let dir = empty_dir();
     let url = database_with_user(&dir, "someone@example.com");

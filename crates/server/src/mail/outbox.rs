@@ -13,7 +13,7 @@ use mana_core::clock::Clock;
 use mana_core::store::{OutboxMessage, Store};
 use tokio::task::JoinSet;
 
-use super::Mailer;
+use super::{Mailer, SendError};
 
 /// Messages the relay (or the mail directory) accepted.
 pub const EMAILS_SENT: &str = "email_sent_total";
@@ -81,11 +81,17 @@ impl OutboxWorker {
         let mut round = DeliveryRound { claimed: messages.len(), ..DeliveryRound::default() };
         let mut sends = JoinSet::new();
         for message in messages {
-            let worker = self.clone();
-            sends.spawn(async move { worker.deliver(message).await });
+            let mailer = self.mailer.clone();
+            sends.spawn(async move {
+                let result = mailer.send(&message).await;
+                (message, result)
+            });
         }
-        while let Some(outcome) = sends.join_next().await {
-            match outcome? {
+        // Outcomes are recorded one at a time, as sends finish: the sends wait on the relay, but
+        // recording them at once would take a whole batch of database connections from requests.
+        while let Some(sent) = sends.join_next().await {
+            let (message, result) = sent?;
+            match self.record(message, result).await {
                 Outcome::Delivered => round.delivered += 1,
                 Outcome::Retried => round.retried += 1,
                 Outcome::Abandoned => round.abandoned += 1,
@@ -94,8 +100,7 @@ impl OutboxWorker {
         Ok(round)
     }
 
-    async fn deliver(&self, message: OutboxMessage) -> Outcome {
-        let result = self.mailer.send(&message).await;
+    async fn record(&self, message: OutboxMessage, result: Result<(), SendError>) -> Outcome {
         let now = self.clock.now();
         let (outcome, recorded) = match result {
             Ok(()) => {

@@ -155,11 +155,13 @@ async fn forgot_password(
     let account = account_key(email.as_str());
     state.limiter().check(Budget::EmailLinksPerAccount, &account).await.map_err(ApiError::rate_limited)?;
     let background = state.clone();
-    tokio::spawn(async move {
-        if let Err(error) = background.auth().request_password_reset(&email, &client).await {
-            tracing::error!(error = format!("{error:#}"), "a password-reset request failed");
-        }
-    });
+    state
+        .after_answer(async move {
+            if let Err(error) = background.auth().request_password_reset(&email, &client).await {
+                tracing::error!(error = format!("{error:#}"), "a password-reset request failed");
+            }
+        })
+        .await;
     let message = "If an account uses this address, a link to reset its password is on its way";
     Ok((StatusCode::ACCEPTED, Json(MessageResponse { message: message.into() })))
 }
