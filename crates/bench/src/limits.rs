@@ -75,7 +75,7 @@ pub fn rs256_rates() -> anyhow::Result<(f64, f64)> {
 // pgbench reads `:name` as a variable even inside string literals, hence `chr(58)` for ':'.
 const PGBENCH_SPEND: &str = r#"
 SELECT id AS uid FROM bench_users WHERE n = :n \gset
-SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
+SELECT b.daily, b.free, b.paid, b.owed, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
        i.key, i.request_hash, i.response, i.created_at
 FROM credits.balances b LEFT JOIN credits.idempotency_keys i ON i.user_id = b.user_id AND i.key = 'none'
 WHERE b.user_id = :uid;
@@ -230,7 +230,7 @@ pub async fn sqlite_spend(seconds: u64, hot: bool) -> anyhow::Result<Stats> {
 
 async fn spend_once(db: &mut sqlx::SqliteConnection, user: &str) -> anyhow::Result<()> {
     let row = sqlx::query(
-        "SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
+        "SELECT b.daily, b.free, b.paid, b.owed, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
                 i.key AS i_key, i.request_hash, i.response, i.created_at AS i_created_at
          FROM credit_balances b LEFT JOIN credit_idempotency_keys i ON i.user_id = b.user_id AND i.key = ?2
          WHERE b.user_id = ?1",

@@ -11,6 +11,9 @@ pub struct CreditBalance {
     pub free_credits_remaining: i64,
     /// What is left of today's allowance.
     pub daily_free_credits: i64,
+    /// Credits a refund or a dispute took back after they had been spent; the next purchase
+    /// repays them first. Not subtracted from the buckets above, which stay spendable.
+    pub owed: i64,
     /// RFC 3339; when the allowance next resets to its full amount.
     pub next_daily_reset_at: String,
     pub total_earned: i64,

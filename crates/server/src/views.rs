@@ -19,6 +19,7 @@ pub fn balance_view(balance: &BalanceSummary) -> CreditBalance {
         balance: balance.paid.0,
         free_credits_remaining: balance.free.0,
         daily_free_credits: balance.daily.0,
+        owed: balance.owed.0,
         next_daily_reset_at: timestamp(balance.next_daily_reset_at),
         total_earned: balance.total_earned.0,
         total_spent: balance.total_spent.0,

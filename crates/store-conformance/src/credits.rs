@@ -3,11 +3,12 @@ use std::sync::Arc;
 use chrono::Duration;
 use mana_core::clock::{Clock, ManualClock};
 use mana_core::credits::{
-    Account, AppId, BalanceSummary, Bucket, CreditPolicy, CreditService, Credits, SpendRequest, SystemAccount,
-    TransactionKind, TransactionPage, verify_ledger,
+    Account, AppId, BalanceSummary, Bucket, CreditPolicy, CreditService, Credits, Memo, Movements, SpendRequest,
+    SystemAccount, TransactionKind, TransactionPage, verify_ledger,
 };
 use mana_core::error::Error;
 use mana_core::ids::UserId;
+use mana_core::store::{CreditChanges, CreditDecision, CreditOutcome, CreditSnapshot};
 use serde_json::json;
 
 use crate::{SharedStore, new_user_with, t0};
@@ -70,6 +71,7 @@ pub async fn spending_takes_daily_then_free_then_paid(store: SharedStore) {
             paid: Credits(55),
             free: Credits(0),
             daily: Credits(0),
+            owed: Credits(0),
             next_daily_reset_at: receipt.balance.next_daily_reset_at,
             total_earned: Credits(255),
             total_spent: Credits(200),
@@ -257,4 +259,49 @@ pub async fn packages_are_seeded_and_purchases_start_empty(store: SharedStore) {
     assert_eq!(ids, ["starter", "standard", "plus", "pro"]);
     assert!(packages.iter().all(|p| p.active && p.currency == "EUR" && p.credits.is_positive()));
     assert!(credits.purchases(user).await.unwrap().is_empty());
+}
+
+/// Applies `movement` to the user's balance through the store, as the payment code does.
+async fn move_credits(store: &SharedStore, user: UserId, movement: impl Fn(&mut Movements) + Send + Sync) {
+    let decide = |snapshot: &CreditSnapshot| {
+        let mut movements = Movements::new(snapshot.balance.clone(), t0());
+        movement(&mut movements);
+        let (balance, transactions) = movements.into_parts();
+        let outcome = CreditOutcome::Balance(balance.clone());
+        CreditDecision {
+            changes: Some(CreditChanges { balance, transactions, usage: None, idempotency: None }),
+            outcome,
+        }
+    };
+    store.update_credits(user, None, &decide).await.unwrap();
+}
+
+pub async fn credits_taken_back_after_they_were_spent_are_owed_until_a_purchase_repays_them(store: SharedStore) {
+    let (credits, _, user) = credit_fixture(&store, no_free_credits()).await;
+    credits.grant_paid(user, 100, "bought").await.unwrap();
+    credits.spend(user, spend(80)).await.unwrap();
+    move_credits(&store, user, |m| {
+        m.take_back(Credits(100), Memo::new("Refund")).unwrap();
+    })
+    .await;
+    let balance = credits.balance(user).await.unwrap();
+    assert_eq!((balance.paid, balance.owed), (Credits(0), Credits(80)));
+    assert_ledger_sound(&store).await;
+
+    move_credits(&store, user, |m| {
+        m.credit_payment(TransactionKind::Purchase, Credits(500), SystemAccount::Purchases, Memo::new("Pack")).unwrap();
+    })
+    .await;
+    let balance = credits.balance(user).await.unwrap();
+    assert_eq!((balance.paid, balance.owed), (Credits(420), Credits(0)), "the debt was repaid first");
+    assert_ledger_sound(&store).await;
+    let owed: i64 = store
+        .list_transactions(user, 10, 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|t| t.kind == TransactionKind::Refund)
+        .map(|t| t.amount.0)
+        .sum();
+    assert_eq!(owed, -100, "the refund is listed as the whole amount taken back");
 }

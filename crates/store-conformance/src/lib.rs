@@ -63,6 +63,7 @@ macro_rules! conformance_suite {
             concurrent_first_requests_after_the_period_reset_once,
             transactions_are_listed_newest_first_with_paging,
             packages_are_seeded_and_purchases_start_empty,
+            credits_taken_back_after_they_were_spent_are_owed_until_a_purchase_repays_them,
             a_link_token_is_used_once_for_its_purpose_before_it_expires,
             concurrent_uses_of_one_link_token_succeed_once,
             a_new_reset_token_voids_the_older_ones,

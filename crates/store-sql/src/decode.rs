@@ -104,13 +104,14 @@ pub fn security_event(row: &impl SqlRow) -> StoreResult<SecurityEvent> {
     })
 }
 
-/// The balance columns (`daily`, `free`, `paid`, totals, `daily_reset_at`, `version`).
+/// The balance columns (`daily`, `free`, `paid`, `owed`, totals, `daily_reset_at`, `version`).
 pub fn balance(row: &impl SqlRow, user: UserId) -> StoreResult<Balance> {
     Ok(Balance {
         user_id: user,
         daily: Credits(row.int("daily")?),
         free: Credits(row.int("free")?),
         paid: Credits(row.int("paid")?),
+        owed: Credits(row.int("owed")?),
         total_earned: Credits(row.int("total_earned")?),
         total_spent: Credits(row.int("total_spent")?),
         daily_reset_at: row.time("daily_reset_at")?,

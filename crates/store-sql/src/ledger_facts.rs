@@ -29,7 +29,7 @@ static POSTED: Sql = Sql::new(
      WHERE user_id IS NOT NULL GROUP BY user_id, account",
 );
 static BALANCES: Sql = Sql::new(
-    "SELECT user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version FROM credits.balances",
+    "SELECT user_id, daily, free, paid, owed, total_earned, total_spent, daily_reset_at, version FROM credits.balances",
 );
 static POSTED_TOTALS: Sql = Sql::new(
     "SELECT user_id,

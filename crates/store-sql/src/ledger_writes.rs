@@ -13,7 +13,7 @@ use crate::statement::Statement;
 
 macro_rules! snapshot_sql {
     () => {
-        "SELECT b.daily, b.free, b.paid, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
+        "SELECT b.daily, b.free, b.paid, b.owed, b.total_earned, b.total_spent, b.daily_reset_at, b.version,
                 i.key AS i_key, i.request_hash, i.response, i.created_at AS i_created_at
          FROM credits.balances b
          LEFT JOIN credits.idempotency_keys i ON i.user_id = b.user_id AND i.key = $2
@@ -58,14 +58,15 @@ fn with_amounts(statement: Statement, balance: &Balance) -> Statement {
 
 static INSERT_BALANCE: Sql = Sql::new(
     "INSERT INTO credits.balances
-         (user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+         (user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version, updated_at, owed)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
 );
 
 pub async fn insert_balance<B: Backend>(conn: &mut B::Conn, balance: &Balance) -> StoreResult<()> {
     let statement = with_amounts(Statement::new(&INSERT_BALANCE).id(balance.user_id.0), balance)
         .time(balance.daily_reset_at)
-        .int(balance.version);
+        .int(balance.version)
+        .int(balance.owed.0);
     B::execute(conn, statement).await?;
     Ok(())
 }
@@ -73,7 +74,7 @@ pub async fn insert_balance<B: Backend>(conn: &mut B::Conn, balance: &Balance) -
 static UPDATE_BALANCE: Sql = Sql::new(
     "UPDATE credits.balances
      SET daily = $1, free = $2, paid = $3, total_earned = $4, total_spent = $5, daily_reset_at = $6,
-         version = $9, updated_at = $7
+         version = $9, updated_at = $7, owed = $10
      WHERE user_id = $8 AND version = $9 - 1",
 );
 
@@ -83,7 +84,8 @@ async fn update_balance<B: Backend>(conn: &mut B::Conn, balance: &Balance, now: 
         .time(balance.daily_reset_at)
         .time(now)
         .id(balance.user_id.0)
-        .int(balance.version);
+        .int(balance.version)
+        .int(balance.owed.0);
     Ok(B::execute(conn, statement).await? == 1)
 }
 

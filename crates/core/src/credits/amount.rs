@@ -22,6 +22,10 @@ impl Credits {
         self.0.checked_sub(other.0).map(Credits)
     }
 
+    pub fn checked_neg(self) -> Option<Credits> {
+        self.0.checked_neg().map(Credits)
+    }
+
     pub fn is_negative(self) -> bool {
         self.0 < 0
     }

@@ -10,7 +10,8 @@ use super::amount::{Credits, checked_sum};
 use super::names::AppId;
 use crate::ids::UserId;
 
-/// One of a user's three buckets.
+/// One of a user's three spendable buckets, or the debt of credits taken back after they were
+/// spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bucket {
     /// The daily allowance; what is left expires at the next reset.
@@ -19,16 +20,24 @@ pub enum Bucket {
     Free,
     /// Purchased credits.
     Paid,
+    /// Credits a refund or dispute took back that had been spent already: a debt the next
+    /// purchases repay first. Never spendable. Its postings are negative while a debt stands
+    /// (the user owes), so the user's postings still sum to what they hold minus what they owe;
+    /// the cached `owed` is that debt as a positive number.
+    Owed,
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 3] = [Bucket::Daily, Bucket::Free, Bucket::Paid];
+    pub const ALL: [Bucket; 4] = [Bucket::Daily, Bucket::Free, Bucket::Paid, Bucket::Owed];
+    /// What spending draws from, in order.
+    pub const SPENDABLE: [Bucket; 3] = [Bucket::Daily, Bucket::Free, Bucket::Paid];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Bucket::Daily => "daily",
             Bucket::Free => "free",
             Bucket::Paid => "paid",
+            Bucket::Owed => "owed",
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Balance {
     pub daily: Credits,
     pub free: Credits,
     pub paid: Credits,
+    /// Credits taken back after they were spent (see [`Bucket::Owed`]); never negative.
+    pub owed: Credits,
     /// Everything ever credited to the buckets (grants, purchases, adjustments).
     pub total_earned: Credits,
     /// Everything ever spent on usage.
@@ -48,6 +50,7 @@ impl Balance {
             daily: Credits::ZERO,
             free: Credits::ZERO,
             paid: Credits::ZERO,
+            owed: Credits::ZERO,
             total_earned: Credits::ZERO,
             total_spent: Credits::ZERO,
             daily_reset_at: now,
@@ -55,11 +58,22 @@ impl Balance {
         }
     }
 
+    /// The cached value of a bucket (for `Owed`: the debt, positive).
     pub fn bucket(&self, bucket: Bucket) -> Credits {
         match bucket {
             Bucket::Daily => self.daily,
             Bucket::Free => self.free,
             Bucket::Paid => self.paid,
+            Bucket::Owed => self.owed,
+        }
+    }
+
+    /// What the bucket's postings sum to: its cached value, except the debt, which is posted
+    /// negative.
+    pub fn posted(&self, bucket: Bucket) -> Credits {
+        match bucket {
+            Bucket::Owed => -self.owed,
+            other => self.bucket(other),
         }
     }
 
@@ -68,10 +82,11 @@ impl Balance {
             Bucket::Daily => &mut self.daily,
             Bucket::Free => &mut self.free,
             Bucket::Paid => &mut self.paid,
+            Bucket::Owed => &mut self.owed,
         }
     }
 
-    /// All three buckets together.
+    /// The three spendable buckets together (the debt is not subtracted).
     pub fn total(&self) -> Credits {
         Credits(self.daily.0.saturating_add(self.free.0).saturating_add(self.paid.0))
     }
@@ -187,7 +202,7 @@ impl Movements {
         }
         let mut remaining = amount;
         let mut legs = Vec::with_capacity(3);
-        for bucket in Bucket::ALL {
+        for bucket in Bucket::SPENDABLE {
             let take = remaining.min(self.balance.bucket(bucket));
             if take.is_positive() {
                 legs.push((bucket, -take));
@@ -213,6 +228,40 @@ impl Movements {
         self.record(kind, &[(bucket, amount)], source, memo)
     }
 
+    /// A paid purchase: `amount` credits, of which any debt is repaid first; the rest goes to
+    /// the paid bucket. `source` is where they come from: `Purchases` for a payment, `Refunds`
+    /// when a won dispute gives back what it took.
+    pub fn credit_payment(
+        &mut self,
+        kind: TransactionKind,
+        amount: Credits,
+        source: SystemAccount,
+        memo: Memo,
+    ) -> Result<&LedgerTransaction, MovementError> {
+        if !amount.is_positive() {
+            return Err(MovementError::Overflow);
+        }
+        let repaid = amount.min(self.balance.owed);
+        let kept = amount.checked_sub(repaid).ok_or(MovementError::Overflow)?;
+        let legs: Vec<_> =
+            [(Bucket::Paid, kept), (Bucket::Owed, repaid)].into_iter().filter(|(_, n)| n.is_positive()).collect();
+        self.record(kind, &legs, source, memo)
+    }
+
+    /// Takes back `amount` credits of a payment (a refund or a dispute): from the paid bucket
+    /// as far as it holds them, and what was spent already becomes debt. Never fails for want
+    /// of credits: the buckets stay non-negative whatever is taken.
+    pub fn take_back(&mut self, amount: Credits, memo: Memo) -> Result<&LedgerTransaction, MovementError> {
+        if !amount.is_positive() {
+            return Err(MovementError::Overflow);
+        }
+        let from_paid = amount.min(self.balance.paid);
+        let owed = amount.checked_sub(from_paid).ok_or(MovementError::Overflow)?;
+        let legs: Vec<_> =
+            [(Bucket::Paid, -from_paid), (Bucket::Owed, -owed)].into_iter().filter(|(_, n)| n.is_negative()).collect();
+        self.record(TransactionKind::Refund, &legs, SystemAccount::Refunds, memo)
+    }
+
     /// Applies the user legs to the buckets and records them against `other`, which takes the
     /// opposite of their sum so that the transaction balances.
     fn record(
@@ -231,8 +280,10 @@ impl Movements {
         let mut net = Credits::ZERO;
         let mut postings = Vec::with_capacity(legs.len() + 1);
         for &(bucket, amount) in legs {
+            // The debt is posted negative: a posting of -n owes n more.
+            let change = if bucket == Bucket::Owed { amount.checked_neg() } else { Some(amount) };
             let slot = balance.bucket_mut(bucket);
-            *slot = slot.checked_add(amount).ok_or(MovementError::Overflow)?;
+            *slot = change.and_then(|change| slot.checked_add(change)).ok_or(MovementError::Overflow)?;
             if slot.is_negative() {
                 return Err(MovementError::Insufficient);
             }
@@ -347,6 +398,73 @@ mod tests {
         let kinds: Vec<_> = late.transactions().iter().map(|t| (t.kind, t.amount)).collect();
         assert_eq!(kinds, [(TransactionKind::Expiry, Credits(-5)), (TransactionKind::Daily, Credits(5))]);
         assert_eq!(late.balance().daily_reset_at, start + Duration::days(3));
+    }
+
+    fn with_paid(paid: i64, now: DateTime<Utc>) -> Movements {
+        let (mut balance, _) = opened(now).into_parts();
+        (balance.daily, balance.free, balance.paid) = (Credits::ZERO, Credits::ZERO, Credits(paid));
+        Movements::new(balance, now)
+    }
+
+    #[test]
+    fn taking_back_spent_credits_leaves_a_debt_that_the_next_purchase_repays_first() {
+        let now = Utc::now();
+        let mut movements = with_paid(30, now);
+        let taken = movements.take_back(Credits(100), Memo::new("Refund")).unwrap().clone();
+        let user = movements.balance().user_id;
+        let legs: Vec<_> = taken.postings.iter().map(|p| (p.account.clone(), p.amount)).collect();
+        assert_eq!(
+            legs,
+            [
+                (Account::User(user, Bucket::Paid), Credits(-30)),
+                (Account::User(user, Bucket::Owed), Credits(-70)),
+                (Account::System(SystemAccount::Refunds), Credits(100)),
+            ]
+        );
+        assert_eq!(taken.amount, Credits(-100));
+        assert_eq!((movements.balance().paid, movements.balance().owed), (Credits::ZERO, Credits(70)));
+
+        let bought = movements
+            .credit_payment(TransactionKind::Purchase, Credits(500), SystemAccount::Purchases, Memo::new("Pack"))
+            .unwrap()
+            .clone();
+        let legs: Vec<_> = bought.postings.iter().map(|p| (p.account.clone(), p.amount)).collect();
+        assert_eq!(
+            legs,
+            [
+                (Account::User(user, Bucket::Paid), Credits(430)),
+                (Account::User(user, Bucket::Owed), Credits(70)),
+                (Account::System(SystemAccount::Purchases), Credits(-500)),
+            ]
+        );
+        assert_eq!((movements.balance().paid, movements.balance().owed), (Credits(430), Credits::ZERO));
+        assert!(movements.transactions().iter().all(LedgerTransaction::is_balanced));
+        for bucket in Bucket::ALL {
+            let posted: i64 = movements
+                .transactions()
+                .iter()
+                .flat_map(|t| &t.postings)
+                .filter(|p| p.account == Account::User(user, bucket))
+                .map(|p| p.amount.0)
+                .sum();
+            let before = with_paid(30, now).balance().posted(bucket).0;
+            assert_eq!(before + posted, movements.balance().posted(bucket).0, "{bucket:?}");
+        }
+    }
+
+    #[test]
+    fn a_debt_is_never_spendable_and_a_partial_payment_only_shrinks_it() {
+        let now = Utc::now();
+        let mut movements = with_paid(0, now);
+        movements.take_back(Credits(50), Memo::new("Dispute")).unwrap();
+        assert_eq!(movements.balance().total(), Credits::ZERO);
+        let app = AppId::parse("chat").unwrap();
+        assert_eq!(movements.spend(Credits(1), &app, Memo::new("x")).unwrap_err(), MovementError::Insufficient);
+        let repaid = movements
+            .credit_payment(TransactionKind::Adjustment, Credits(20), SystemAccount::Refunds, Memo::new("Won"))
+            .unwrap();
+        assert_eq!(repaid.postings.len(), 2, "all of it repays the debt; nothing reaches the paid bucket");
+        assert_eq!((movements.balance().paid, movements.balance().owed), (Credits::ZERO, Credits(30)));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct BalanceSummary {
     pub free: Credits,
     #[serde(rename = "dailyFreeCredits")]
     pub daily: Credits,
+    /// Receipts stored before debts existed have none.
+    #[serde(default)]
+    pub owed: Credits,
     pub next_daily_reset_at: DateTime<Utc>,
     pub total_earned: Credits,
     pub total_spent: Credits,
@@ -31,6 +34,7 @@ impl BalanceSummary {
             paid: balance.paid,
             free: balance.free,
             daily: balance.daily,
+            owed: balance.owed,
             next_daily_reset_at: balance.next_daily_reset_at(policy),
             total_earned: balance.total_earned,
             total_spent: balance.total_spent,

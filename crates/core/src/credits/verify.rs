@@ -47,7 +47,8 @@ pub enum Violation {
         cached: Credits,
         ledger: Credits,
     },
-    /// More was spent than earned, or what is held is not earned − spent − expired.
+    /// More was spent than earned (and not owed), or what is held (less what is owed) is not
+    /// earned − spent − expired.
     HoldsWrongTotal {
         user: UserId,
         earned: Credits,
@@ -139,7 +140,7 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
         for bucket in Bucket::ALL {
             let cached = balance.bucket(bucket);
             let sum = posted.get(&(user, bucket)).copied().unwrap_or_default();
-            if cached != sum {
+            if balance.posted(bucket) != sum {
                 problems.push(Violation::CachedBalanceDiffers { user, bucket, cached, posted: sum });
             }
             if cached.is_negative() {
@@ -153,9 +154,13 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
         if balance.total_spent != spent {
             problems.push(Violation::TotalSpentDiffers { user, cached: balance.total_spent, ledger: spent });
         }
+        // What a user holds, net of what they owe, is what they earned (less what was taken
+        // back) minus what they spent and what expired.
         let available = earned.0 - spent.0 - expired.0;
-        if spent > earned || balance.total().0 != available {
-            problems.push(Violation::HoldsWrongTotal { user, earned, spent, expired, holds: balance.total() });
+        let net = balance.total().0 - balance.owed.0;
+        // Spending beyond what was earned is possible only by what was taken back after it.
+        if spent.0 > earned.0 + balance.owed.0 || net != available {
+            problems.push(Violation::HoldsWrongTotal { user, earned, spent, expired, holds: Credits(net) });
         }
     }
     for &(user, bucket) in posted.keys() {
