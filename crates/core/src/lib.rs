@@ -14,6 +14,7 @@ pub mod ids;
 pub mod mail;
 pub mod paging;
 pub mod password;
+pub mod payments;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

@@ -1,0 +1,9 @@
+//! Purchases paid through a payment provider (Stripe): how the provider's events, in any order
+//! and any number of times, settle into ledger movements, and how its webhooks are
+//! authenticated.
+
+mod settlement;
+mod signature;
+
+pub use settlement::{DisputeState, PaymentEvent, PaymentFacts, Settled, SettlementStep, Terms};
+pub use signature::{SIGNATURE_TOLERANCE_SECONDS, SignatureError, verify_signature};
