@@ -9,6 +9,7 @@ mod credits;
 mod events;
 mod ledger_model;
 mod lifecycle;
+mod payments;
 mod retention;
 mod sessions;
 mod users;
@@ -18,6 +19,7 @@ pub use credits::*;
 pub use events::*;
 pub use ledger_model::*;
 pub use lifecycle::*;
+pub use payments::*;
 pub use retention::*;
 pub use sessions::*;
 pub use users::*;
@@ -77,6 +79,13 @@ macro_rules! conformance_suite {
             a_new_account_has_no_second_factor_and_no_linked_identities,
             security_events_page_with_an_offset,
             pruning_removes_what_served_its_purpose_and_never_the_ledger,
+            packages_can_be_added_changed_and_withdrawn,
+            a_purchase_is_created_once_per_idempotency_key_and_user,
+            a_payment_described_by_several_events_each_delivered_twice_credits_once,
+            twenty_concurrent_deliveries_of_one_event_apply_it_once,
+            an_event_for_an_unknown_payment_is_not_recorded_so_a_later_delivery_applies,
+            refunding_spent_credits_leaves_a_debt_that_the_next_purchase_repays,
+            a_dispute_takes_what_is_left_and_a_won_dispute_gives_it_back,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

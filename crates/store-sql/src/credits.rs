@@ -29,10 +29,11 @@ static LIST_PACKAGES: Sql = Sql::new(
     "SELECT id, name, credits, price_cents, currency, stripe_price_id, active, sort_order
      FROM credits.packages WHERE active ORDER BY sort_order, id",
 );
-static LIST_PURCHASES: Sql = Sql::new(
-    "SELECT id, package_id, credits, amount_cents, currency, status, provider_reference, created_at, completed_at
-     FROM credits.purchases WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
-);
+static LIST_PURCHASES: Sql = Sql::new(concat!(
+    "SELECT ",
+    crate::purchase_columns!(),
+    " FROM credits.purchases WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+));
 static USAGE_STATS: Sql = Sql::new(
     "SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats WHERE user_id = $1
      ORDER BY day, app_id",
@@ -96,7 +97,7 @@ impl<B: Backend> CreditStore for SqlStore<B> {
 
     async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>> {
         let rows = self.fetch_all_as(user, Statement::new(&LIST_PURCHASES).id(user.0)).await?;
-        rows.iter().map(|row| decode::purchase(row, user)).collect()
+        rows.iter().map(decode::purchase).collect()
     }
 
     async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>> {

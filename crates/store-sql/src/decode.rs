@@ -4,9 +4,10 @@ use anyhow::anyhow;
 use mana_core::credits::{Account, AppId, Balance, Bucket, Credits, IdempotencyKey, TransactionKind};
 use mana_core::email::Email;
 use mana_core::ids::{Role, SessionId, UserId};
+use mana_core::payments::{DisputeState, PaymentFacts, Settled};
 use mana_core::store::{
-    ClientInfo, CreditPackage, IdempotencyRecord, Purchase, PurchaseStatus, SecurityEvent, SecurityEventKind, Session,
-    StoreError, StoreResult, TransactionView, UsageStat, User,
+    ClientInfo, CreditPackage, IdempotencyRecord, PaymentFlow, Purchase, PurchaseStatus, SecurityEvent,
+    SecurityEventKind, Session, StoreError, StoreResult, TransactionView, UsageStat, User,
 };
 use mana_core::tokens::TokenHash;
 
@@ -175,20 +176,55 @@ pub fn package(row: &impl SqlRow) -> StoreResult<CreditPackage> {
     })
 }
 
-pub fn purchase(row: &impl SqlRow, user: UserId) -> StoreResult<Purchase> {
+/// A purchase row (the columns of `purchase_columns!`).
+pub fn purchase(row: &impl SqlRow) -> StoreResult<Purchase> {
     let status = row.text("status")?;
+    let flow = row.text("flow")?;
+    let dispute = row.text("dispute")?;
     Ok(Purchase {
         id: row.id("id")?,
-        user_id: user,
+        user_id: user_id(row, "user_id")?,
         package_id: row.opt_text("package_id")?,
         credits: Credits(row.int("credits")?),
         amount_cents: row.int("amount_cents")?,
         currency: row.text("currency")?,
         status: PurchaseStatus::parse(&status).ok_or_else(|| corrupt(format!("unknown purchase status {status:?}")))?,
-        provider_reference: row.opt_text("provider_reference")?,
+        flow: PaymentFlow::parse(&flow).ok_or_else(|| corrupt(format!("unknown payment flow {flow:?}")))?,
+        checkout_session_id: row.opt_text("checkout_session_id")?,
+        payment_intent_id: row.opt_text("payment_intent_id")?,
+        checkout_url: row.opt_text("checkout_url")?,
+        client_secret: row.opt_text("client_secret")?,
+        facts: PaymentFacts {
+            paid: row.flag("paid")?,
+            failed: row.flag("failed")?,
+            canceled: row.flag("canceled")?,
+            amount_refunded_cents: row.int("amount_refunded_cents")?,
+            dispute: DISPUTES
+                .into_iter()
+                .find(|(_, name)| *name == dispute)
+                .map(|(state, _)| state)
+                .ok_or_else(|| corrupt(format!("unknown dispute state {dispute:?}")))?,
+        },
+        settled: Settled {
+            granted: Credits(row.int("credits_granted")?),
+            reversed: Credits(row.int("credits_reversed")?),
+            restored: Credits(row.int("credits_restored")?),
+        },
         created_at: row.time("created_at")?,
         completed_at: row.opt_time("completed_at")?,
     })
+}
+
+const DISPUTES: [(DisputeState, &str); 4] = [
+    (DisputeState::None, "none"),
+    (DisputeState::Open, "open"),
+    (DisputeState::Won, "won"),
+    (DisputeState::Lost, "lost"),
+];
+
+/// How a dispute state is stored.
+pub fn dispute_name(state: DisputeState) -> &'static str {
+    DISPUTES.into_iter().find(|(s, _)| *s == state).map_or("none", |(_, name)| name)
 }
 
 pub fn usage_stat(row: &impl SqlRow) -> StoreResult<UsageStat> {

@@ -3,7 +3,8 @@
 
 use mana_core::credits::Credits;
 use mana_core::store::{
-    LedgerFacts, MisstatedTransaction, PostedBucket, PostedTotals, StoreResult, UnbalancedTransaction,
+    LedgerFacts, MisstatedTransaction, PostedBucket, PostedTotals, PurchaseSettlement, StoreResult,
+    UnbalancedTransaction,
 };
 
 use crate::backend::{Backend, SqlRow};
@@ -58,6 +59,7 @@ pub async fn read<B: Backend>(backend: &B) -> StoreResult<LedgerFacts> {
     let totals = B::fetch_all(&mut conn, Statement::new(&POSTED_TOTALS)).await?;
     let usage = B::fetch_all(&mut conn, Statement::new(&USAGE_FROM_LEDGER)).await?;
     let stats = B::fetch_all(&mut conn, Statement::new(&USAGE_STATS)).await?;
+    let purchases = B::fetch_all(&mut conn, Statement::new(&crate::payments::SETTLEMENTS)).await?;
     B::finish(conn).await?;
 
     let credits = |row: &B::Row, column: &str| row.int(column).map(Credits);
@@ -99,5 +101,9 @@ pub async fn read<B: Backend>(backend: &B) -> StoreResult<LedgerFacts> {
             .collect::<StoreResult<_>>()?,
         usage_from_ledger: usage.iter().map(decode::usage_stat).collect::<StoreResult<_>>()?,
         usage_stats: stats.iter().map(decode::usage_stat).collect::<StoreResult<_>>()?,
+        purchases: purchases
+            .iter()
+            .map(|r| Ok(PurchaseSettlement { purchase: decode::purchase(r)?, ledger_net: credits(r, "ledger_net")? }))
+            .collect::<StoreResult<_>>()?,
     })
 }

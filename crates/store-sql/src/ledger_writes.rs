@@ -91,7 +91,7 @@ async fn update_balance<B: Backend>(conn: &mut B::Conn, balance: &Balance, now: 
 
 static INSERT_TRANSACTIONS: Sql = Sql::new(
     "INSERT INTO credits.transactions
-         (id, user_id, kind, amount, balance_after, app_id, description, metadata, created_at)",
+         (id, user_id, kind, amount, balance_after, app_id, description, metadata, created_at, purchase_id)",
 );
 static INSERT_POSTINGS: Sql = Sql::new("INSERT INTO credits.postings (transaction_id, user_id, account, amount)");
 
@@ -100,7 +100,7 @@ pub async fn insert_ledger<B: Backend>(conn: &mut B::Conn, transactions: &[Ledge
     if transactions.is_empty() {
         return Ok(());
     }
-    let mut insert = Statement::insert_rows(&INSERT_TRANSACTIONS, 9);
+    let mut insert = Statement::insert_rows(&INSERT_TRANSACTIONS, 10);
     for t in transactions {
         insert = insert
             .id(t.id)
@@ -111,7 +111,8 @@ pub async fn insert_ledger<B: Backend>(conn: &mut B::Conn, transactions: &[Ledge
             .opt_text(t.app_id.as_ref().map(AppId::as_str))
             .text_arg(t.description.as_str())
             .opt_json(t.metadata.clone())
-            .time(t.created_at);
+            .time(t.created_at)
+            .opt_id(t.purchase_id);
     }
     B::execute(conn, insert).await?;
 

@@ -16,6 +16,7 @@ mod events;
 mod ledger_facts;
 mod ledger_writes;
 mod lifecycle;
+mod payments;
 mod retention;
 mod sessions;
 pub mod sql;

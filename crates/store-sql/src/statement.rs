@@ -104,6 +104,10 @@ impl Statement {
         self.push(Value::Time(Some(value)))
     }
 
+    pub fn opt_time(self, value: Option<DateTime<Utc>>) -> Self {
+        self.push(Value::Time(value))
+    }
+
     pub fn day(self, value: NaiveDate) -> Self {
         self.push(Value::Day(value))
     }

@@ -179,6 +179,8 @@ pub struct LedgerTransaction {
     pub app_id: Option<AppId>,
     pub description: String,
     pub metadata: Option<serde_json::Value>,
+    /// The purchase whose payment, refund or dispute this is.
+    pub purchase_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub postings: Vec<Posting>,
 }

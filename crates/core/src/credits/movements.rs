@@ -110,6 +110,8 @@ pub struct Memo {
     pub app_id: Option<AppId>,
     pub description: String,
     pub metadata: Option<serde_json::Value>,
+    /// Set on the movements of a purchase.
+    pub purchase_id: Option<Uuid>,
 }
 
 impl Memo {
@@ -312,6 +314,7 @@ impl Movements {
             app_id: memo.app_id,
             description: memo.description,
             metadata: memo.metadata,
+            purchase_id: memo.purchase_id,
             created_at: self.now,
             postings,
         };

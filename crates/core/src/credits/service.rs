@@ -207,7 +207,7 @@ fn decide_spend(
     if movements.reset_daily_if_due(policy).is_err() {
         return CreditDecision { changes: None, outcome: CreditOutcome::Overflow };
     }
-    let memo = Memo { app_id: None, description: spend.description.clone(), metadata: spend.metadata.clone() };
+    let memo = Memo { description: spend.description.clone(), metadata: spend.metadata.clone(), ..Memo::default() };
     let transaction = match movements.spend(spend.amount, &spend.app_id, memo) {
         Ok(transaction) => transaction.clone(),
         Err(MovementError::Insufficient) => {

@@ -74,6 +74,14 @@ pub enum Violation {
         day: NaiveDate,
         credits: Credits,
     },
+    /// A purchase's ledger transactions, what it records as settled (granted − reversed +
+    /// restored) and what its payment's events make due are not all the same.
+    PurchaseUnsettled {
+        purchase: Uuid,
+        ledger: Credits,
+        settled: Credits,
+        due: Credits,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -115,6 +123,11 @@ impl fmt::Display for Violation {
             Violation::UsageWithoutLedger { user, app, day, credits } => {
                 write!(f, "usage of {app} by user {user} on {day}: statistics count {credits} credits the ledger lacks")
             }
+            Violation::PurchaseUnsettled { purchase, ledger, settled, due } => write!(
+                f,
+                "purchase {purchase}: its ledger transactions net {ledger}, it records {settled} settled, \
+                 its payment's events make {due} due"
+            ),
         }
     }
 }
@@ -184,5 +197,75 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
             problems.push(Violation::UsageWithoutLedger { user: *user, app: app.clone(), day: *day, credits: stats.0 });
         }
     }
+    for settlement in &facts.purchases {
+        let purchase = &settlement.purchase;
+        let (settled, due) = (purchase.settled.held(), purchase.terms().credits_due(&purchase.facts));
+        if settlement.ledger_net != settled || settled != due {
+            problems.push(Violation::PurchaseUnsettled {
+                purchase: purchase.id,
+                ledger: settlement.ledger_net,
+                settled,
+                due,
+            });
+        }
+    }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payments::{PaymentFacts, Settled};
+    use crate::store::{PaymentFlow, Purchase, PurchaseSettlement, PurchaseStatus};
+
+    fn paid_purchase(settled: Settled) -> Purchase {
+        Purchase {
+            id: Uuid::now_v7(),
+            user_id: UserId::generate(),
+            package_id: Some("standard".into()),
+            credits: Credits(1100),
+            amount_cents: 1000,
+            currency: "EUR".into(),
+            status: PurchaseStatus::Succeeded,
+            flow: PaymentFlow::Checkout,
+            checkout_session_id: None,
+            payment_intent_id: None,
+            checkout_url: None,
+            client_secret: None,
+            facts: PaymentFacts { paid: true, ..PaymentFacts::default() },
+            settled,
+            created_at: chrono::Utc::now(),
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_purchase_whose_ledger_settlement_and_events_disagree_is_reported() {
+        let whole = Settled { granted: Credits(1100), ..Settled::default() };
+        let sound = PurchaseSettlement { purchase: paid_purchase(whole), ledger_net: Credits(1100) };
+        // Credited twice in the ledger.
+        let doubled = PurchaseSettlement { purchase: paid_purchase(whole), ledger_net: Credits(2200) };
+        // Paid, yet never credited.
+        let unpaid = PurchaseSettlement { purchase: paid_purchase(Settled::default()), ledger_net: Credits::ZERO };
+        let facts = LedgerFacts { purchases: vec![sound, doubled.clone(), unpaid.clone()], ..LedgerFacts::default() };
+        let problems = verify_ledger(&facts);
+        assert_eq!(
+            problems,
+            [
+                Violation::PurchaseUnsettled {
+                    purchase: doubled.purchase.id,
+                    ledger: Credits(2200),
+                    settled: Credits(1100),
+                    due: Credits(1100),
+                },
+                Violation::PurchaseUnsettled {
+                    purchase: unpaid.purchase.id,
+                    ledger: Credits::ZERO,
+                    settled: Credits::ZERO,
+                    due: Credits(1100),
+                },
+            ]
+        );
+        assert!(problems[0].to_string().contains("make 1100 due"), "{}", problems[0]);
+    }
 }

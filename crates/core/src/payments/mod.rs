@@ -2,8 +2,11 @@
 //! and any number of times, settle into ledger movements, and how its webhooks are
 //! authenticated.
 
+mod ledger;
 mod settlement;
 mod signature;
+
+pub use ledger::settle_purchase;
 
 pub use settlement::{DisputeState, PaymentEvent, PaymentFacts, Settled, SettlementStep, Terms};
 pub use signature::{SIGNATURE_TOLERANCE_SECONDS, SignatureError, verify_signature};

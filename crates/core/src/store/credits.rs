@@ -9,6 +9,7 @@ use crate::credits::{
     AppId, Balance, Bucket, Credits, IdempotencyKey, LedgerTransaction, Posting, SpendReceipt, TransactionKind,
 };
 use crate::ids::UserId;
+use crate::payments::{PaymentFacts, Settled, Terms};
 
 /// A stored answer to an idempotent request, kept in the same transaction as its movement.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,11 +153,48 @@ pub struct Purchase {
     pub credits: Credits,
     pub amount_cents: i64,
     pub currency: String,
-    /// `pending`, `succeeded`, `failed` or `refunded`.
     pub status: PurchaseStatus,
-    pub provider_reference: Option<String>,
+    pub flow: PaymentFlow,
+    /// Stripe's ids, once known.
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    /// What the buyer's client pays with: the checkout page, or the payment intent's secret.
+    pub checkout_url: Option<String>,
+    pub client_secret: Option<String>,
+    /// What the payment's events said, merged.
+    pub facts: PaymentFacts,
+    /// What the purchase moved in the ledger so far.
+    pub settled: Settled,
     pub created_at: DateTime<Utc>,
+    /// When it was first paid.
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Purchase {
+    pub fn terms(&self) -> Terms {
+        Terms { credits: self.credits, amount_cents: self.amount_cents }
+    }
+}
+
+/// How the buyer pays: on Stripe's checkout page (web), or in the app with a payment sheet
+/// confirming a payment intent (mobile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentFlow {
+    Checkout,
+    PaymentIntent,
+}
+
+impl PaymentFlow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentFlow::Checkout => "checkout",
+            PaymentFlow::PaymentIntent => "payment_intent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [PaymentFlow::Checkout, PaymentFlow::PaymentIntent].into_iter().find(|flow| flow.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +253,8 @@ pub struct LedgerFacts {
     /// Usage transactions aggregated per user, app and day.
     pub usage_from_ledger: Vec<UsageStat>,
     pub usage_stats: Vec<UsageStat>,
+    /// Every purchase with the net of the ledger transactions that name it.
+    pub purchases: Vec<super::PurchaseSettlement>,
 }
 
 #[async_trait]

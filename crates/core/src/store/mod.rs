@@ -5,10 +5,12 @@
 
 mod credits;
 mod lifecycle;
+mod payments;
 mod retention;
 
 pub use credits::*;
 pub use lifecycle::*;
+pub use payments::*;
 pub use retention::*;
 
 use async_trait::async_trait;
@@ -362,6 +364,7 @@ pub trait Store:
     + CreditStore
     + LinkTokenStore
     + OutboxStore
+    + PaymentStore
     + RetentionStore
     + Send
     + Sync
