@@ -9,6 +9,7 @@ pub mod keys;
 pub mod logging;
 pub mod login;
 pub mod mail;
+pub mod payments;
 pub mod ratelimit;
 pub mod retention;
 pub mod routes;

@@ -40,7 +40,7 @@ fn help_explains_every_subcommand() {
     let output = run(&empty_dir(), &["--help"], &[]);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for subcommand in ["serve", "migrate", "keys", "healthcheck", "prune"] {
+    for subcommand in ["serve", "migrate", "keys", "healthcheck", "prune", "packages"] {
         assert!(help.contains(subcommand), "{subcommand} missing from:\n{help}");
     }
     let keys_help = text(&run(&empty_dir(), &["keys", "generate", "--help"], &[]).stdout);
@@ -314,6 +314,63 @@ fn serve_prunes_on_its_timer() {
     assert_eq!(remaining, (0, 0), "refresh tokens of the ended session and the delivered email were pruned");
     let delivered = std::fs::read_dir(dir.join("data/mail")).unwrap().count();
     assert_eq!(delivered, 1, "the email was delivered before its row went");
+}
+
+#[test]
+fn packages_are_listed_added_changed_and_withdrawn() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "buyer@example.com");
+    let env = [("DATABASE_URL", url.as_str())];
+    let listed = run(&dir, &["packages", "list"], &env);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listing = text(&listed.stdout);
+    assert!(listing.contains("standard") && listing.contains("1100"), "{listing}");
+    assert!(listing.lines().any(|l| l.starts_with("standard") && l.contains(" 100 ")), "bonus shown: {listing}");
+
+    let add = ["packages", "upsert", "--id", "mega", "--name", "Mega", "--credits", "15000", "--price-cents", "10000"];
+    let added = run(&dir, &add, &env);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert!(text(&added.stdout).contains("15000 credits for 100.00 EUR (on sale)"), "{}", text(&added.stdout));
+    let mut change = add.to_vec();
+    change[7] = "16000";
+    assert!(run(&dir, &change, &env).status.success());
+    let listing = text(&run(&dir, &["packages", "list"], &env).stdout);
+    assert!(listing.lines().any(|l| l.starts_with("mega") && l.contains("16000") && l.contains("yes")), "{listing}");
+
+    let withdrawn = run(&dir, &["packages", "deactivate", "--id", "mega"], &env);
+    assert!(withdrawn.status.success(), "{}", text(&withdrawn.stderr));
+    let listing = text(&run(&dir, &["packages", "list"], &env).stdout);
+    assert!(listing.lines().any(|l| l.starts_with("mega") && l.contains(" no ")), "{listing}");
+    let unknown = run(&dir, &["packages", "deactivate", "--id", "nothing"], &env);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("no package has the id"), "{}", text(&unknown.stderr));
+}
+
+#[test]
+fn packages_upsert_names_every_bad_option() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "buyer@example.com");
+    let bad = [
+        "packages",
+        "upsert",
+        "--id",
+        "Bad Id",
+        "--name",
+        "x",
+        "--credits",
+        "0",
+        "--price-cents",
+        "-1",
+        "--currency",
+        "euro",
+    ];
+    let output = run(&dir, &bad, &[("DATABASE_URL", url.as_str())]);
+    assert!(!output.status.success());
+    let error = text(&output.stderr);
+    for option in ["--id", "--credits", "--price-cents", "--currency"] {
+        assert!(error.contains(option), "{option} named in: {error}");
+    }
+    assert!(!error.contains("panicked"), "{error}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use mana_core::email::Email;
 use crate::config::Config;
 use crate::storage::Backend;
 
-async fn open_migrated(config: &Config) -> anyhow::Result<Backend> {
+pub(super) async fn open_migrated(config: &Config) -> anyhow::Result<Backend> {
     let backend = Backend::open(&config.database_url, 2, config.database_transaction_pooling).await?;
     if !backend.migrations_applied().await? {
         bail!("DATABASE_URL: the database has pending migrations; run `mana-core-auth migrate` first");
@@ -49,18 +49,33 @@ pub async fn credits_grant(config: &Config, email: &str, amount: i64, reason: &s
         .with_context(|| format!("no active user has the email {email}"))?
         .user;
     let credits = CreditService::new(store, Arc::new(SystemClock), config.credit_policy.clone());
-    let (transaction, balance) = credits.grant_paid(user.id, amount, reason).await.map_err(|error| match error {
-        mana_core::Error::Validation(errors) => {
-            let text: Vec<String> = errors.iter().map(|e| format!("--{} {}", e.field, e.message)).collect();
-            anyhow::anyhow!(text.join("; "))
-        }
-        other => anyhow::anyhow!(other),
-    })?;
+    let (transaction, balance) = credits.grant_paid(user.id, amount, reason).await.map_err(validation_message)?;
     println!(
         "granted {amount} paid credits to {email} (transaction {}); paid balance now {}",
         transaction.id, balance.paid
     );
     Ok(())
+}
+
+/// A domain error as an operator reads it: each bad field named as its command-line option.
+pub(super) fn validation_message(error: mana_core::Error) -> anyhow::Error {
+    match error {
+        mana_core::Error::Validation(errors) => {
+            let option = |field: &str| {
+                // camelCase field names are kebab-case options.
+                field.chars().fold(String::new(), |mut name, c| {
+                    if c.is_ascii_uppercase() {
+                        name.push('-');
+                    }
+                    name.push(c.to_ascii_lowercase());
+                    name
+                })
+            };
+            let text: Vec<String> = errors.iter().map(|e| format!("--{} {}", option(&e.field), e.message)).collect();
+            anyhow::anyhow!(text.join("; "))
+        }
+        other => anyhow::anyhow!(other),
+    }
 }
 
 /// Deletes what has served its purpose, once, and says how much.

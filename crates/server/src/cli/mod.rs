@@ -2,6 +2,7 @@
 //! `credits grant`.
 
 mod admin;
+mod packages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CreditsCommand,
     },
+    /// The catalogue of credit packages on sale.
+    Packages {
+        #[command(subcommand)]
+        command: packages::PackagesCommand,
+    },
     /// Delete what has served its purpose: refresh tokens of ended sessions, used or expired
     /// email-link tokens, delivered emails, idempotency keys older than
     /// IDEMPOTENCY_RETENTION_DAYS, security events older than SECURITY_EVENT_RETENTION_DAYS.
@@ -101,7 +107,9 @@ pub enum KeysCommand {
 pub enum LedgerCommand {
     /// Check every invariant: each transaction's postings sum to zero, each cached balance
     /// equals the sum of its postings, no bucket is negative, nobody spent more than they had,
-    /// usage statistics equal the usage postings. Exits 1 with a report if any fails.
+    /// usage statistics equal the usage postings, and each purchase's ledger transactions equal
+    /// what it settled and what its payment's events make due. Exits 1 with a report if any
+    /// fails.
     Verify,
 }
 
@@ -131,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
         Command::Prune => admin::prune(&load_config()?).await,
+        Command::Packages { command } => packages::run(&load_config()?, command).await,
         Command::Ledger { command: LedgerCommand::Verify } => admin::ledger_verify(&load_config()?).await,
         Command::Credits { command: CreditsCommand::Grant { email, amount, reason } } => {
             admin::credits_grant(&load_config()?, &email, amount, &reason).await

@@ -35,9 +35,18 @@ async fn a_new_user_has_the_signup_bonus_and_the_daily_allowance() {
     keys.sort();
     assert_eq!(
         keys,
-        ["balance", "dailyFreeCredits", "freeCreditsRemaining", "nextDailyResetAt", "totalEarned", "totalSpent"]
+        [
+            "balance",
+            "dailyFreeCredits",
+            "freeCreditsRemaining",
+            "nextDailyResetAt",
+            "owed",
+            "totalEarned",
+            "totalSpent"
+        ]
     );
     assert_eq!(balance["balance"], 0);
+    assert_eq!(balance["owed"], 0);
     assert_eq!(balance["freeCreditsRemaining"], 150);
     assert_eq!(balance["dailyFreeCredits"], 5);
     assert_eq!(balance["totalEarned"], 155);

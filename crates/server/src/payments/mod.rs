@@ -1,0 +1,3 @@
+//! Purchases through Stripe: reading its webhook events.
+
+pub mod stripe_event;
