@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use mana_core::payments::{SignatureError, verify_signature};
+use mana_core::payments::{SignatureError, signature_header, verify_signature};
 
 const SIGN: &str = r#"
 import json, sys
@@ -97,4 +97,10 @@ fn while_a_secret_rolls_signatures_of_both_are_accepted() {
     let combined = format!("{},v1={new_v1}", headers[0]);
     assert_eq!(verify_signature(&combined, EVENT.as_bytes(), &secrets(&["whsec_new"]), NOW), Ok(()));
     assert_eq!(verify_signature(&combined, EVENT.as_bytes(), &secrets(&["whsec_old"]), NOW), Ok(()));
+}
+
+#[test]
+fn the_header_the_simulated_checkout_makes_is_the_one_stripes_library_makes() {
+    let headers = stripe_headers(&[(EVENT, "whsec_alpha", NOW)]);
+    assert_eq!(signature_header(EVENT.as_bytes(), "whsec_alpha", NOW), headers[0]);
 }

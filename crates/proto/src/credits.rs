@@ -107,6 +107,45 @@ pub struct PageQuery {
     pub offset: Option<String>,
 }
 
+/// `POST /credits/purchases`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePurchaseRequest {
+    /// A package on sale (`GET /credits/packages`).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub package_id: String,
+    /// `checkout` (Stripe's payment page, for the web) or `payment_intent` (the mobile payment
+    /// sheet confirms the returned `clientSecret`).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub flow: String,
+    /// Makes retries safe: the same key answers the same purchase and never creates a second
+    /// payment. Scoped to the user. May also come as the `Idempotency-Key` header.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// The purchase and what the client pays with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePurchaseResponse {
+    pub purchase: PurchaseView,
+    /// `checkout`: the page to send the buyer to.
+    pub checkout_url: Option<String>,
+    /// `payment_intent`: what the payment sheet confirms.
+    pub client_secret: Option<String>,
+}
+
+/// The answer to a webhook delivery that was accepted (applied, already applied, or not ours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookReceived {
+    pub received: bool,
+}
+
 /// `GET /credits/purchases`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

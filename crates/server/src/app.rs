@@ -30,6 +30,7 @@ use crate::http::error::{Enveloped, envelope_stray_errors};
 use crate::http::request_id::{self, RequestId};
 use crate::http::security::{HttpSettings, add_headers, cors, security_headers};
 use crate::http::{metrics, rate_limit};
+use crate::payments::stripe_client::StripeClient;
 use crate::ratelimit::RateLimiter;
 use crate::routes;
 use crate::routes::openapi::OpenApiJson;
@@ -78,7 +79,14 @@ pub fn build_state(
         trusted_proxies: config.trusted_proxies.clone(),
     };
     let limiter = RateLimiter::new(config.rate_limits.clone())?;
-    Ok(AppState::new(auth, credits, http, backend, limiter, config))
+    let payments = match &config.stripe {
+        None => None,
+        Some(settings) => Some(crate::state::Payments {
+            client: StripeClient::new(&settings.api_base, &settings.secret_key, settings.timeout)?,
+            settings: settings.clone(),
+        }),
+    };
+    Ok(AppState::new(auth, credits, http, backend, limiter, payments, config))
 }
 
 pub fn router(state: AppState) -> Router {

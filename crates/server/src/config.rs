@@ -80,6 +80,21 @@ pub struct Config {
     /// Logins of accounts whose address is not verified are refused (403).
     pub require_email_verification: bool,
     pub retention: RetentionSettings,
+    /// Stripe, or `None`: this deployment takes no payments.
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How purchases reach Stripe. Never printed: it holds the secret key and webhook secrets.
+#[derive(Clone)]
+pub struct StripeSettings {
+    pub secret_key: String,
+    pub api_base: String,
+    /// Every secret whose `v1` signature a webhook may carry (more than one while rolling).
+    pub webhook_secrets: Vec<String>,
+    /// Where Stripe's checkout page sends the buyer back: the app's own pages.
+    pub success_url: String,
+    pub cancel_url: String,
+    pub timeout: std::time::Duration,
 }
 
 /// How long what is only kept for a while is kept, and how often it is pruned.
@@ -339,6 +354,7 @@ impl Config {
             trusted_proxies: r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse),
             email: email_settings(&mut r, &public_url),
             require_email_verification: r.boolean("REQUIRE_EMAIL_VERIFICATION", false),
+            stripe: stripe_settings(&mut r),
             retention: RetentionSettings {
                 idempotency_days: r.integer("IDEMPOTENCY_RETENTION_DAYS", 7, 1, 3650),
                 security_event_days: r.integer("SECURITY_EVENT_RETENTION_DAYS", 365, 1, 36500),
@@ -352,6 +368,62 @@ impl Config {
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
     }
+}
+
+fn stripe_settings(r: &mut Reader<'_>) -> Option<StripeSettings> {
+    // Values are never echoed: they are secrets.
+    let secret_key = r.parsed("STRIPE_SECRET_KEY", None, |v| {
+        if v.starts_with("sk_") || v.starts_with("rk_") {
+            Ok(Some(v.to_owned()))
+        } else {
+            Err("must be a Stripe secret or restricted key (sk_… or rk_…)".into())
+        }
+    });
+    let webhook_secrets = r.parsed("STRIPE_WEBHOOK_SECRETS", Vec::new(), |v| {
+        let secrets: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        if secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > 6) {
+            Ok(secrets)
+        } else {
+            Err("must be webhook signing secrets (whsec_…), separated by commas".into())
+        }
+    });
+    let api_base = r.parsed("STRIPE_API_BASE", crate::payments::stripe_client::STRIPE_API_BASE.to_owned(), |v| {
+        if v.starts_with("https://") || v.starts_with("http://") {
+            Ok(v.trim_end_matches('/').to_owned())
+        } else {
+            Err(format!("must be an http(s) URL (got {v:?})"))
+        }
+    });
+    let page = |value: &str| {
+        if value.starts_with("https://") || value.starts_with("http://") {
+            Ok(Some(value.to_owned()))
+        } else {
+            Err(format!("must be an http(s) URL (got {value:?})"))
+        }
+    };
+    let success_url = r.parsed("CHECKOUT_SUCCESS_URL", None, page);
+    let cancel_url = r.parsed("CHECKOUT_CANCEL_URL", None, page);
+    let timeout = std::time::Duration::from_secs(r.integer("STRIPE_TIMEOUT_SECONDS", 20, 1, 120) as u64);
+    let secret_key = secret_key?;
+    let mut missing =
+        |name: &str, what: &str| r.problems.push(format!("{name}: is required with STRIPE_SECRET_KEY ({what})"));
+    if webhook_secrets.is_empty() {
+        missing("STRIPE_WEBHOOK_SECRETS", "the endpoint's signing secret, whsec_…");
+    }
+    if success_url.is_none() {
+        missing("CHECKOUT_SUCCESS_URL", "where the buyer returns after paying");
+    }
+    if cancel_url.is_none() {
+        missing("CHECKOUT_CANCEL_URL", "where the buyer returns without paying");
+    }
+    Some(StripeSettings {
+        secret_key,
+        api_base,
+        webhook_secrets,
+        success_url: success_url.unwrap_or_default(),
+        cancel_url: cancel_url.unwrap_or_default(),
+        timeout,
+    })
 }
 
 fn email_settings(r: &mut Reader<'_>, public_url: &str) -> EmailSettings {
@@ -603,6 +675,15 @@ mod tests {
         assert!(!errors.contains("secret"), "{errors}");
         let plain_smtps = load(&[("SMTP_URL", "smtps://relay.example.com"), ("SMTP_TLS", "none")]).unwrap_err();
         assert!(plain_smtps.to_string().contains("implicit TLS"), "{plain_smtps}");
+        let stripe = load(&[("STRIPE_SECRET_KEY", "sk_live_topsecret"), ("STRIPE_WEBHOOK_SECRETS", "not-a-secret")])
+            .unwrap_err()
+            .to_string();
+        for variable in ["STRIPE_WEBHOOK_SECRETS", "CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL"] {
+            assert!(stripe.contains(variable), "{stripe}");
+        }
+        assert!(!stripe.contains("topsecret") && !stripe.contains("not-a-secret"), "{stripe}");
+        let not_a_key = load(&[("STRIPE_SECRET_KEY", "pk_test_publishable")]).unwrap_err().to_string();
+        assert!(not_a_key.contains("STRIPE_SECRET_KEY") && !not_a_key.contains("pk_test"), "{not_a_key}");
         let pointless_ca =
             load(&[("SMTP_URL", "smtp://localhost:25"), ("SMTP_TLS", "none"), ("SMTP_CA_FILE", "ca.pem")]).unwrap_err();
         assert!(pointless_ca.to_string().contains("SMTP_CA_FILE"), "{pointless_ca}");

@@ -24,6 +24,13 @@ struct Inner {
     jwks_uri: String,
     limiter: RateLimiter,
     after_answer: AfterAnswer,
+    payments: Option<Payments>,
+}
+
+/// Stripe, when this deployment takes payments.
+pub struct Payments {
+    pub client: crate::payments::stripe_client::StripeClient,
+    pub settings: crate::config::StripeSettings,
 }
 
 /// Work done after its request was answered (a password-reset request looks the address up only
@@ -43,13 +50,24 @@ impl AppState {
         http: HttpSettings,
         backend: Backend,
         limiter: RateLimiter,
+        payments: Option<Payments>,
         config: &Config,
     ) -> Self {
         let jwks_uri = format!("{}/.well-known/jwks.json", config.public_url);
         let after_answer =
             AfterAnswer::new((config.database_max_connections / AFTER_ANSWER_POOL_SHARE).max(1) as usize);
         let credits_per_euro = config.credits_per_euro;
-        Self(Arc::new(Inner { auth, credits, credits_per_euro, http, backend, jwks_uri, limiter, after_answer }))
+        Self(Arc::new(Inner {
+            auth,
+            credits,
+            credits_per_euro,
+            http,
+            backend,
+            jwks_uri,
+            limiter,
+            after_answer,
+            payments,
+        }))
     }
 
     pub fn auth(&self) -> &AuthService {
@@ -86,6 +104,11 @@ impl AppState {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
+    }
+
+    /// `None` when this deployment takes no payments.
+    pub fn payments(&self) -> Option<&Payments> {
+        self.0.payments.as_ref()
     }
 
     /// Runs `work` in the background once one of its places (a share of the pool) is free;

@@ -11,4 +11,4 @@ pub use catalogue::{MAX_PACKAGE_CREDITS, MAX_PRICE_CENTS, PackageInput, bonus_cr
 pub use ledger::settle_purchase;
 
 pub use settlement::{DisputeState, PaymentEvent, PaymentFacts, Settled, SettlementStep, Terms};
-pub use signature::{SIGNATURE_TOLERANCE_SECONDS, SignatureError, verify_signature};
+pub use signature::{SIGNATURE_TOLERANCE_SECONDS, SignatureError, signature_header, verify_signature};

@@ -68,7 +68,7 @@ async fn use_credits(
 
 /// The key from the body or the `Idempotency-Key` header (the convention of payment APIs);
 /// ignoring the header would silently spend twice on a retry.
-fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> Result<Option<String>, ApiError> {
     let in_header = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {

@@ -12,6 +12,7 @@ mod health;
 pub mod metrics;
 pub mod openapi;
 mod pages;
+mod purchases;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(auth::routes())
         .merge(account::routes())
         .merge(credits::routes())
+        .merge(purchases::routes())
         .merge(discovery::routes());
     let mut routes = OpenApiRouter::with_openapi(openapi::base_document())
         .nest(API_PREFIX, api)

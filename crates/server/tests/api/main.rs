@@ -6,6 +6,8 @@
 mod account;
 mod common;
 mod redis_server;
+#[path = "../support/stripe.rs"]
+mod stripe_stand_in;
 
 mod concurrency;
 mod credits;
@@ -17,6 +19,7 @@ mod login;
 mod logout;
 mod metrics;
 mod openapi;
+mod purchases;
 mod rate_limits;
 mod rate_limits_redis;
 mod recovery;

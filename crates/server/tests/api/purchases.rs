@@ -1,0 +1,239 @@
+//! Buying credits over HTTP against a local Stripe stand-in: purchases made once per key,
+//! signed webhook events applied once however delivered, and every way a webhook can be bad.
+
+use mana_core::payments::signature_header;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, expect_error};
+use crate::stripe_stand_in::{self, StandIn};
+
+const SECRET: &str = "whsec_test_purchases";
+
+async fn with_stripe() -> (TestApp, StandIn) {
+    let stand_in = stripe_stand_in::start().await;
+    let app = TestApp::spawn_with(
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_standin"),
+            ("STRIPE_WEBHOOK_SECRETS", &format!("whsec_old_secret,{SECRET}")),
+            ("STRIPE_API_BASE", &stand_in.base),
+            ("CHECKOUT_SUCCESS_URL", "https://app.mana.test/bought?session={CHECKOUT_SESSION_ID}"),
+            ("CHECKOUT_CANCEL_URL", "https://app.mana.test/shop"),
+        ],
+        None,
+    )
+    .await;
+    (app, stand_in)
+}
+
+impl TestApp {
+    async fn buy(&self, access_token: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.api("/credits/purchases")).bearer_auth(access_token).json(&body).send().await.unwrap()
+    }
+
+    async fn webhook(&self, body: &str, signature: Option<String>) -> reqwest::Response {
+        let mut request = self.http.post(self.api("/webhooks/stripe")).header("content-type", "application/json");
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        request.body(body.to_owned()).send().await.unwrap()
+    }
+
+    /// Delivers `event` signed as Stripe signs it.
+    async fn deliver(&self, event: &Value) -> reqwest::Response {
+        let body = event.to_string();
+        let signature = signature_header(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
+        self.webhook(&body, Some(signature)).await
+    }
+}
+
+fn session_completed(event_id: &str, purchase: &str, intent: Option<&str>) -> Value {
+    json!({"id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1764633600,
+        "data": {"object": {"id": format!("cs_test_{event_id}"), "object": "checkout.session",
+            "payment_status": "paid", "payment_intent": intent, "client_reference_id": purchase,
+            "metadata": {"purchase_id": purchase}}}})
+}
+
+fn charge_refunded(event_id: &str, intent: &str, refunded: i64) -> Value {
+    json!({"id": event_id, "object": "event", "type": "charge.refunded",
+        "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 1000,
+            "amount_refunded": refunded, "refunded": refunded >= 1000, "metadata": {}}}})
+}
+
+#[tokio::test]
+async fn without_stripe_purchases_and_webhooks_say_payments_are_not_configured() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("nopay@example.com").await;
+    let response = app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await;
+    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payments_not_configured").await;
+    expect_error(app.webhook("{}", None).await, StatusCode::SERVICE_UNAVAILABLE, "payments_not_configured").await;
+}
+
+#[tokio::test]
+async fn a_checkout_purchase_is_made_once_per_key_and_shown_only_to_its_buyer() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("buyer@example.com").await;
+    let body = json!({"packageId": "standard", "flow": "checkout", "idempotencyKey": "buy-1"});
+    let response = app.buy(&tokens.access_token, body.clone()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let first: Value = response.json().await.unwrap();
+    assert_eq!(first["purchase"]["status"], "pending");
+    assert_eq!(
+        (first["purchase"]["credits"].as_i64(), first["purchase"]["amountCents"].as_i64()),
+        (Some(1100), Some(1000))
+    );
+    assert!(first["checkoutUrl"].as_str().unwrap().starts_with("https://checkout.stripe.com/c/pay/cs_test_"));
+    let again: Value = app.buy(&tokens.access_token, body).await.json().await.unwrap();
+    assert_eq!(again["purchase"]["id"], first["purchase"]["id"]);
+    assert_eq!(again["checkoutUrl"], first["checkoutUrl"]);
+    assert_eq!(stand_in.requests_to("/v1/checkout/sessions").len(), 1, "one session for one key");
+
+    let id = first["purchase"]["id"].as_str().unwrap();
+    let own = app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let other = app.signed_in("other@example.com").await;
+    let theirs = app.credits_get(&format!("/credits/purchases/{id}"), &other.access_token).await;
+    expect_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
+    let nonsense = app.credits_get("/credits/purchases/not-a-uuid", &tokens.access_token).await;
+    expect_error(nonsense, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn bad_purchase_requests_name_each_bad_field() {
+    let (app, _) = with_stripe().await;
+    let tokens = app.signed_in("careless@example.com").await;
+    let response = app.buy(&tokens.access_token, json!({"packageId": "gold-bars", "flow": "cash"})).await;
+    let error = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+    let fields: Vec<_> = error.errors.unwrap().into_iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["flow", "packageId"]);
+    let missing = app.buy(&tokens.access_token, json!({})).await;
+    expect_error(missing, StatusCode::BAD_REQUEST, "validation_failed").await;
+    let anonymous = app.http.post(app.api("/credits/purchases")).json(&json!({})).send().await.unwrap();
+    expect_error(anonymous, StatusCode::UNAUTHORIZED, "missing_token").await;
+}
+
+#[tokio::test]
+async fn a_paid_session_credits_once_however_often_and_concurrently_it_is_delivered() {
+    let (app, _) = with_stripe().await;
+    let tokens = app.signed_in("payer@example.com").await;
+    let bought: Value =
+        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    let event = session_completed("evt_paid_1", &purchase, Some("pi_paid_1"));
+    let (url, body) = (app.api("/webhooks/stripe"), event.to_string());
+    let deliveries: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url, body) = (app.http.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let signature = signature_header(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
+                let request =
+                    http.post(url).header("content-type", "application/json").header("stripe-signature", signature);
+                request.body(body).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    for delivery in deliveries {
+        assert_eq!(delivery.await.unwrap(), StatusCode::OK);
+    }
+    let balance = app.balance(&tokens.access_token).await;
+    assert_eq!(balance["balance"], 1100, "credited once");
+    let shown: Value =
+        app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(shown["status"], "succeeded");
+
+    // The intent's own event describes the same payment: nothing more moves.
+    let intent = json!({"id": "evt_intent_1", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_paid_1", "object": "payment_intent", "metadata": {"purchase_id": purchase}}}});
+    assert_eq!(app.deliver(&intent).await.status(), StatusCode::OK);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+
+    // A partial refund takes back the new part only, however often it is delivered.
+    for _ in 0..2 {
+        assert_eq!(app.deliver(&charge_refunded("evt_refund_1", "pi_paid_1", 500)).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 550);
+}
+
+#[tokio::test]
+async fn a_payment_intent_purchase_is_credited_by_its_intents_event() {
+    let (app, _) = with_stripe().await;
+    let tokens = app.signed_in("mobile@example.com").await;
+    let bought: Value = app
+        .buy(&tokens.access_token, json!({"packageId": "starter", "flow": "payment_intent"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = bought["clientSecret"].as_str().unwrap();
+    assert!(secret.starts_with("pi_") && secret.contains("_secret_"), "{bought}");
+    assert!(bought["checkoutUrl"].is_null());
+    let purchase = bought["purchase"]["id"].as_str().unwrap();
+    let intent_id = secret.split("_secret_").next().unwrap();
+    let succeeded = json!({"id": "evt_pi_ok", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": intent_id, "object": "payment_intent", "metadata": {"purchase_id": purchase}}}});
+    assert_eq!(app.deliver(&succeeded).await.status(), StatusCode::OK);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 500);
+}
+
+#[tokio::test]
+async fn a_refund_that_arrives_before_the_payment_is_matched_through_stripe_and_applied() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("early@example.com").await;
+    let bought: Value =
+        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    // Stripe knows the intent Checkout made for the session; the service does not yet.
+    stand_in.intents.lock().unwrap().insert("pi_early".into(), purchase.clone());
+    assert_eq!(app.deliver(&charge_refunded("evt_early_refund", "pi_early", 1000)).await.status(), StatusCode::OK);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0, "nothing was paid yet");
+    assert_eq!(
+        app.deliver(&session_completed("evt_late_paid", &purchase, Some("pi_early"))).await.status(),
+        StatusCode::OK
+    );
+    let balance = app.balance(&tokens.access_token).await;
+    assert_eq!((balance["balance"].as_i64(), balance["owed"].as_i64()), (Some(0), Some(0)));
+    let shown: Value =
+        app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(shown["status"], "refunded");
+    // A charge of some other business on the same Stripe account is acknowledged and ignored.
+    stand_in.intents.lock().unwrap().insert("pi_not_ours".into(), String::new());
+    assert_eq!(app.deliver(&charge_refunded("evt_foreign", "pi_not_ours", 100)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unsigned_tampered_stale_and_wrongly_signed_webhooks_are_refused() {
+    let (app, _) = with_stripe().await;
+    let tokens = app.signed_in("target@example.com").await;
+    let bought: Value =
+        app.buy(&tokens.access_token, json!({"packageId": "pro", "flow": "checkout"})).await.json().await.unwrap();
+    let purchase = bought["purchase"]["id"].as_str().unwrap();
+    let body = session_completed("evt_forged", purchase, None).to_string();
+    let now = chrono::Utc::now().timestamp();
+    let tampered = body.replace("\"paid\"", "\"paid\" ");
+    for signature in [
+        None,
+        Some("garbage".to_owned()),
+        Some(signature_header(body.as_bytes(), "whsec_guessed", now)),
+        Some(signature_header(body.as_bytes(), SECRET, now - 301)),
+        Some(signature_header(body.as_bytes(), SECRET, now + 301)),
+        Some(signature_header(body.as_bytes(), SECRET, now).replace("v1=", "v0=")),
+    ] {
+        let response = app.webhook(&body, signature.clone()).await;
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_signature").await;
+    }
+    let signed_for_other_body = signature_header(body.as_bytes(), SECRET, now);
+    expect_error(
+        app.webhook(&tampered, Some(signed_for_other_body)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_signature",
+    )
+    .await;
+    // Signed with the older of the two configured secrets: accepted (a secret being rolled).
+    let old = signature_header(body.as_bytes(), "whsec_old_secret", now);
+    assert_eq!(app.webhook(&body, Some(old)).await.status(), StatusCode::OK);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 6500);
+    // Signed garbage is not an event.
+    let garbage = "[1, 2, 3]";
+    let signed = signature_header(garbage.as_bytes(), SECRET, now);
+    expect_error(app.webhook(garbage, Some(signed)).await, StatusCode::BAD_REQUEST, "invalid_body").await;
+}
