@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use mana_core::auth::{AuthService, SessionSettings};
 use mana_core::clock::Clock;
 use mana_core::credits::CreditService;
+use mana_core::crypto::{hex_encode, random_bytes};
 use mana_core::mail::{LinkTemplates, MailComposer};
 use mana_core::password::PasswordHasher;
 use mana_core::tokens::{AccessTokenSettings, AccessTokens, KeyRing};
@@ -24,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::http::client_ip;
 use crate::http::error::{Enveloped, envelope_stray_errors};
 use crate::http::request_id::{self, RequestId};
@@ -34,7 +35,7 @@ use crate::payments::stripe_client::StripeClient;
 use crate::ratelimit::RateLimiter;
 use crate::routes;
 use crate::routes::openapi::OpenApiJson;
-use crate::state::AppState;
+use crate::state::{AppState, PaymentProvider, Payments};
 use crate::storage::Backend;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -80,11 +81,19 @@ pub fn build_state(
     };
     let limiter = RateLimiter::new(config.rate_limits.clone())?;
     let payments = match &config.stripe {
-        None => None,
-        Some(settings) => Some(crate::state::Payments {
-            client: StripeClient::new(&settings.api_base, &settings.secret_key, settings.timeout)?,
-            settings: settings.clone(),
+        Some(settings) => Some(Payments {
+            provider: PaymentProvider::Stripe {
+                client: StripeClient::new(&settings.api_base, &settings.secret_key, settings.timeout)?,
+                settings: settings.clone(),
+            },
+            webhook_secrets: settings.webhook_secrets.clone(),
         }),
+        // Development without a key: the simulated checkout, with a secret of this process.
+        None if config.environment == Environment::Development => Some(Payments {
+            provider: PaymentProvider::Simulated { public_url: config.public_url.clone() },
+            webhook_secrets: vec![format!("whsec_simulated_{}", hex_encode(&random_bytes::<32>()))],
+        }),
+        None => None,
     };
     Ok(AppState::new(auth, credits, http, backend, limiter, payments, config))
 }

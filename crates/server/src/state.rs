@@ -27,10 +27,32 @@ struct Inner {
     payments: Option<Payments>,
 }
 
-/// Stripe, when this deployment takes payments.
+/// How this deployment takes payments, and the secrets its webhook accepts.
 pub struct Payments {
-    pub client: crate::payments::stripe_client::StripeClient,
-    pub settings: crate::config::StripeSettings,
+    pub provider: PaymentProvider,
+    pub webhook_secrets: Vec<String>,
+}
+
+pub enum PaymentProvider {
+    Stripe {
+        client: crate::payments::stripe_client::StripeClient,
+        settings: crate::config::StripeSettings,
+    },
+    /// Development without a Stripe key: the built-in simulated checkout at `public_url`,
+    /// whose events are signed with the one webhook secret.
+    Simulated {
+        public_url: String,
+    },
+}
+
+impl Payments {
+    /// The secret of the simulated checkout, if that is the provider.
+    pub fn simulated_secret(&self) -> Option<&str> {
+        match self.provider {
+            PaymentProvider::Simulated { .. } => self.webhook_secrets.first().map(String::as_str),
+            PaymentProvider::Stripe { .. } => None,
+        }
+    }
 }
 
 /// Work done after its request was answered (a password-reset request looks the address up only

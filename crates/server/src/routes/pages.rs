@@ -1,5 +1,6 @@
 //! `/auth/verify-email` and `/auth/reset-password`: the small pages email links lead to unless
-//! `EMAIL_VERIFY_URL`/`PASSWORD_RESET_URL` send them to an app (SPEC §4).
+//! `EMAIL_VERIFY_URL`/`PASSWORD_RESET_URL` send them to an app (SPEC §4); and the simulated
+//! checkout of development (`checkout.rs`).
 //!
 //! Plain HTML forms: no script, nothing from elsewhere, a policy that allows only their own
 //! inline style and posting back here, and (as everywhere) `Referrer-Policy: no-referrer`, so
@@ -24,6 +25,10 @@ use crate::http::Client;
 use crate::http::error::Enveloped;
 use crate::state::AppState;
 
+mod checkout;
+
+pub use checkout::{SIMULATED_CHECKOUT, checkout_token};
+
 pub const VERIFY_EMAIL_PAGE: &str = "/auth/verify-email";
 pub const RESET_PASSWORD_PAGE: &str = "/auth/reset-password";
 
@@ -44,6 +49,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(VERIFY_EMAIL_PAGE, get(verify_form).post(verify_submit))
         .route(RESET_PASSWORD_PAGE, get(reset_form).post(reset_submit))
+        .route(&format!("{SIMULATED_CHECKOUT}/{{id}}"), get(checkout::show).post(checkout::decide))
         .route_layer(middleware::map_response(|mut response: Response| async move {
             response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, POLICY.clone());
             response

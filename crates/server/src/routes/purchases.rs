@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::http::{ApiError, AuthUser, JsonBody};
 use crate::payments::stripe_event::{self, StripeEvent};
-use crate::state::{AppState, Payments};
+use crate::routes::pages::{SIMULATED_CHECKOUT, checkout_token};
+use crate::state::{AppState, PaymentProvider, Payments};
 use crate::views::purchase_view;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -107,11 +108,13 @@ async fn start_payment(
     package: &mana_core::store::CreditPackage,
     email: &str,
 ) -> Result<PaymentLink, ApiError> {
-    let settings = &payments.settings;
+    let (client, settings) = match &payments.provider {
+        PaymentProvider::Stripe { client, settings } => (client, settings),
+        PaymentProvider::Simulated { public_url } => return Ok(simulated_link(payments, public_url, purchase)),
+    };
     match purchase.flow {
         PaymentFlow::Checkout => {
-            let session = payments
-                .client
+            let session = client
                 .create_checkout_session(purchase, package, email, &settings.success_url, &settings.cancel_url)
                 .await
                 .map_err(provider_error)?;
@@ -122,13 +125,35 @@ async fn start_payment(
             })
         }
         PaymentFlow::PaymentIntent => {
-            let intent = payments.client.create_payment_intent(purchase).await.map_err(provider_error)?;
+            let intent = client.create_payment_intent(purchase).await.map_err(provider_error)?;
             Ok(PaymentLink {
                 payment_intent_id: Some(intent.id),
                 client_secret: intent.client_secret,
                 ..PaymentLink::default()
             })
         }
+    }
+}
+
+/// The simulated checkout's page for `purchase` (both flows get it, so that a developer can pay
+/// a payment-intent purchase too), and ids shaped like Stripe's.
+fn simulated_link(payments: &Payments, public_url: &str, purchase: &Purchase) -> PaymentLink {
+    let secret = payments.simulated_secret().unwrap_or_default();
+    let token = checkout_token(secret, purchase.id);
+    let id = purchase.id.simple();
+    let page = format!("{public_url}{SIMULATED_CHECKOUT}/{}?token={token}", purchase.id);
+    match purchase.flow {
+        PaymentFlow::Checkout => PaymentLink {
+            checkout_session_id: Some(format!("cs_sim_{id}")),
+            checkout_url: Some(page),
+            ..PaymentLink::default()
+        },
+        PaymentFlow::PaymentIntent => PaymentLink {
+            payment_intent_id: Some(format!("pi_sim_{id}")),
+            client_secret: Some(format!("pi_sim_{id}_secret_{token}")),
+            checkout_url: Some(page),
+            ..PaymentLink::default()
+        },
     }
 }
 
@@ -170,23 +195,29 @@ async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WebhookReceived>, ApiError> {
-    let payments = state.payments().ok_or_else(not_configured)?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    receive_event(&state, signature, &body).await?;
+    Ok(Json(WebhookReceived { received: true }))
+}
+
+/// What the webhook does with a body and its signature; the simulated checkout hands its
+/// events here too.
+pub async fn receive_event(state: &AppState, signature: &str, body: &[u8]) -> Result<(), ApiError> {
+    let payments = state.payments().ok_or_else(not_configured)?;
     let now = chrono::Utc::now();
-    verify_signature(signature, &body, &payments.settings.webhook_secrets, now.timestamp()).map_err(|reason| {
+    verify_signature(signature, body, &payments.webhook_secrets, now.timestamp()).map_err(|reason| {
         tracing::warn!(%reason, "a Stripe webhook was refused");
         ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidSignature, "Invalid webhook signature")
     })?;
-    let event = match stripe_event::parse(&body, now) {
+    let event = match stripe_event::parse(body, now) {
         Ok(StripeEvent::Apply(event)) => event,
         Ok(StripeEvent::Ignore { id, kind }) => {
             tracing::debug!(event = %id, kind = %kind, "a Stripe event of no concern was acknowledged");
-            return Ok(Json(WebhookReceived { received: true }));
+            return Ok(());
         }
         Err(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, "Not a Stripe event")),
     };
-    apply(&state, payments, event).await?;
-    Ok(Json(WebhookReceived { received: true }))
+    apply(state, payments, event).await
 }
 
 async fn apply(state: &AppState, payments: &Payments, mut event: ProviderEvent) -> Result<(), ApiError> {
@@ -206,7 +237,11 @@ async fn apply(state: &AppState, payments: &Payments, mut event: ProviderEvent) 
     }
     // A charge or dispute of an intent we have not linked yet (its session's completion may
     // come later): the intent's metadata names the purchase.
-    let found = payments.client.payment_intent(intent).await.map_err(|error| {
+    let PaymentProvider::Stripe { client, .. } = &payments.provider else {
+        tracing::warn!(event = %event.id, "a simulated event names no purchase");
+        return Ok(());
+    };
+    let found = client.payment_intent(intent).await.map_err(|error| {
         tracing::warn!(error = %error, "Stripe could not be asked about a payment intent; the event will come again");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "Try again later")
             .with_retry_after(60)

@@ -61,8 +61,8 @@ fn charge_refunded(event_id: &str, intent: &str, refunded: i64) -> Value {
 }
 
 #[tokio::test]
-async fn without_stripe_purchases_and_webhooks_say_payments_are_not_configured() {
-    let app = TestApp::spawn().await;
+async fn in_production_without_stripe_purchases_and_webhooks_say_payments_are_not_configured() {
+    let app = TestApp::spawn_with(&[("ENVIRONMENT", "production")], None).await;
     let tokens = app.signed_in("nopay@example.com").await;
     let response = app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await;
     expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payments_not_configured").await;
@@ -236,4 +236,74 @@ async fn unsigned_tampered_stale_and_wrongly_signed_webhooks_are_refused() {
     let garbage = "[1, 2, 3]";
     let signed = signature_header(garbage.as_bytes(), SECRET, now);
     expect_error(app.webhook(garbage, Some(signed)).await, StatusCode::BAD_REQUEST, "invalid_body").await;
+}
+
+#[tokio::test]
+async fn in_development_without_a_key_the_simulated_checkout_pays_through_the_webhook_code() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("laptop@example.com").await;
+    let bought: Value =
+        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let link = bought["checkoutUrl"].as_str().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:3001/checkout/simulated/") && link.contains("?token="), "{link}");
+    // The link names PUBLIC_URL; this test's server listens elsewhere.
+    let page = app.url(&link[link.find("/checkout/").unwrap()..]);
+    let shown = app.http.get(&page).send().await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    let csp = shown.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"), "{csp}");
+    let html = shown.text().await.unwrap();
+    assert!(html.contains("1100 credits") && html.contains("no money moves"), "{html}");
+
+    let (path, token) = page.split_once("?token=").unwrap();
+    let forged =
+        app.http.post(path).form(&[("token", "0".repeat(64)), ("decision", "pay".into())]).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND, "without the link's token nothing is paid");
+    let cross_site = app
+        .http
+        .post(path)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("token", token), ("decision", "pay")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
+
+    let paid = app.http.post(path).form(&[("token", token), ("decision", "pay")]).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    assert!(paid.text().await.unwrap().contains("1100 credits were added"));
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+    let id = bought["purchase"]["id"].as_str().unwrap();
+    let shown: Value =
+        app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(shown["status"], "succeeded");
+    // Paying again changes nothing: the page shows the purchase settled.
+    let again = app.http.post(path).form(&[("token", token), ("decision", "pay")]).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+    assert!(app.http.get(&page).send().await.unwrap().text().await.unwrap().contains("succeeded"));
+}
+
+#[tokio::test]
+async fn a_declined_simulated_payment_fails_the_purchase_and_moves_nothing() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("decliner@example.com").await;
+    let bought: Value = app
+        .buy(&tokens.access_token, json!({"packageId": "starter", "flow": "payment_intent"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(bought["clientSecret"].as_str().unwrap().starts_with("pi_sim_"));
+    let link = bought["checkoutUrl"].as_str().unwrap();
+    let page = app.url(&link[link.find("/checkout/").unwrap()..]);
+    let (path, token) = page.split_once("?token=").unwrap();
+    let declined = app.http.post(path).form(&[("token", token), ("decision", "decline")]).send().await.unwrap();
+    assert_eq!(declined.status(), StatusCode::OK);
+    let id = bought["purchase"]["id"].as_str().unwrap();
+    let shown: Value =
+        app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await.json().await.unwrap();
+    assert_eq!(shown["status"], "failed");
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
 }
