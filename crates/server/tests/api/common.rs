@@ -75,6 +75,25 @@ pub async fn fresh_backend() -> Backend {
     }
 }
 
+/// Two backends on one database, as two instances of the service have.
+pub async fn backend_pair() -> (Backend, Backend) {
+    match std::env::var("MANA_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            let (store, url) = mana_store_postgres::testing::fresh_database(8).await.expect("test PostgreSQL");
+            let second = mana_store_postgres::PostgresBackend::connect(&url, 8, false).await.unwrap();
+            (Backend::Postgres(store), Backend::Postgres(second))
+        }
+        _ => {
+            let dir = std::env::temp_dir().join("mana-core-auth-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}/{}.db", dir.display(), uuid::Uuid::new_v4());
+            let first = Backend::open(&url, 8, false).await.unwrap();
+            first.migrate().await.unwrap();
+            (first, Backend::open(&url, 8, false).await.unwrap())
+        }
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(&[], None).await

@@ -2,10 +2,11 @@
 //! signed webhook events applied once however delivered, and every way a webhook can be bad.
 
 use mana_core::payments::signature_header;
+use mana_core::tokens::{KeyAlgorithm, KeyRing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, expect_error};
+use crate::common::{TestApp, backend_pair, expect_error, test_key};
 use crate::stripe_stand_in::{self, StandIn};
 
 const SECRET: &str = "whsec_test_purchases";
@@ -39,12 +40,46 @@ impl TestApp {
         request.body(body.to_owned()).send().await.unwrap()
     }
 
+    /// Starts buying `package` by `flow`; the 201 answer.
+    async fn bought(&self, access_token: &str, package: &str, flow: &str) -> Value {
+        let response = self.buy(access_token, json!({"packageId": package, "flow": flow})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /credits/purchases/{id}` as its buyer.
+    async fn shown(&self, access_token: &str, id: &str) -> Value {
+        self.credits_get(&format!("/credits/purchases/{id}"), access_token).await.json().await.unwrap()
+    }
+
     /// Delivers `event` signed as Stripe signs it.
     async fn deliver(&self, event: &Value) -> reqwest::Response {
         let body = event.to_string();
         let signature = signature_header(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
         self.webhook(&body, Some(signature)).await
     }
+}
+
+/// Delivers `event` `times` times at once, signed, taking `instances` in turn; the statuses.
+async fn deliver_at_once(instances: &[&TestApp], event: &Value, times: usize) -> Vec<StatusCode> {
+    let body = event.to_string();
+    let deliveries: Vec<_> = (0..times)
+        .map(|n| {
+            let instance = instances[n % instances.len()];
+            let (http, url, body) = (instance.http.clone(), instance.api("/webhooks/stripe"), body.clone());
+            tokio::spawn(async move {
+                let signature = signature_header(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
+                let request =
+                    http.post(url).header("content-type", "application/json").header("stripe-signature", signature);
+                request.body(body).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(times);
+    for delivery in deliveries {
+        statuses.push(delivery.await.unwrap());
+    }
+    statuses
 }
 
 fn session_completed(event_id: &str, purchase: &str, intent: Option<&str>) -> Value {
@@ -116,29 +151,15 @@ async fn bad_purchase_requests_name_each_bad_field() {
 async fn a_paid_session_credits_once_however_often_and_concurrently_it_is_delivered() {
     let (app, _) = with_stripe().await;
     let tokens = app.signed_in("payer@example.com").await;
-    let bought: Value =
-        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
     let event = session_completed("evt_paid_1", &purchase, Some("pi_paid_1"));
-    let (url, body) = (app.api("/webhooks/stripe"), event.to_string());
-    let deliveries: Vec<_> = (0..20)
-        .map(|_| {
-            let (http, url, body) = (app.http.clone(), url.clone(), body.clone());
-            tokio::spawn(async move {
-                let signature = signature_header(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
-                let request =
-                    http.post(url).header("content-type", "application/json").header("stripe-signature", signature);
-                request.body(body).send().await.unwrap().status()
-            })
-        })
-        .collect();
-    for delivery in deliveries {
-        assert_eq!(delivery.await.unwrap(), StatusCode::OK);
+    for status in deliver_at_once(&[&app], &event, 20).await {
+        assert_eq!(status, StatusCode::OK);
     }
     let balance = app.balance(&tokens.access_token).await;
     assert_eq!(balance["balance"], 1100, "credited once");
-    let shown: Value =
-        app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await.json().await.unwrap();
+    let shown: Value = app.shown(&tokens.access_token, &purchase).await;
     assert_eq!(shown["status"], "succeeded");
 
     // The intent's own event describes the same payment: nothing more moves.
@@ -158,12 +179,7 @@ async fn a_paid_session_credits_once_however_often_and_concurrently_it_is_delive
 async fn a_payment_intent_purchase_is_credited_by_its_intents_event() {
     let (app, _) = with_stripe().await;
     let tokens = app.signed_in("mobile@example.com").await;
-    let bought: Value = app
-        .buy(&tokens.access_token, json!({"packageId": "starter", "flow": "payment_intent"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "starter", "payment_intent").await;
     let secret = bought["clientSecret"].as_str().unwrap();
     assert!(secret.starts_with("pi_") && secret.contains("_secret_"), "{bought}");
     assert!(bought["checkoutUrl"].is_null());
@@ -179,8 +195,7 @@ async fn a_payment_intent_purchase_is_credited_by_its_intents_event() {
 async fn a_refund_that_arrives_before_the_payment_is_matched_through_stripe_and_applied() {
     let (app, stand_in) = with_stripe().await;
     let tokens = app.signed_in("early@example.com").await;
-    let bought: Value =
-        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
     // Stripe knows the intent Checkout made for the session; the service does not yet.
     stand_in.intents.lock().unwrap().insert("pi_early".into(), purchase.clone());
@@ -192,8 +207,7 @@ async fn a_refund_that_arrives_before_the_payment_is_matched_through_stripe_and_
     );
     let balance = app.balance(&tokens.access_token).await;
     assert_eq!((balance["balance"].as_i64(), balance["owed"].as_i64()), (Some(0), Some(0)));
-    let shown: Value =
-        app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await.json().await.unwrap();
+    let shown: Value = app.shown(&tokens.access_token, &purchase).await;
     assert_eq!(shown["status"], "refunded");
     // A charge of some other business on the same Stripe account is acknowledged and ignored.
     stand_in.intents.lock().unwrap().insert("pi_not_ours".into(), String::new());
@@ -204,8 +218,7 @@ async fn a_refund_that_arrives_before_the_payment_is_matched_through_stripe_and_
 async fn unsigned_tampered_stale_and_wrongly_signed_webhooks_are_refused() {
     let (app, _) = with_stripe().await;
     let tokens = app.signed_in("target@example.com").await;
-    let bought: Value =
-        app.buy(&tokens.access_token, json!({"packageId": "pro", "flow": "checkout"})).await.json().await.unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "pro", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap();
     let body = session_completed("evt_forged", purchase, None).to_string();
     let now = chrono::Utc::now().timestamp();
@@ -242,8 +255,7 @@ async fn unsigned_tampered_stale_and_wrongly_signed_webhooks_are_refused() {
 async fn in_development_without_a_key_the_simulated_checkout_pays_through_the_webhook_code() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("laptop@example.com").await;
-    let bought: Value =
-        app.buy(&tokens.access_token, json!({"packageId": "standard", "flow": "checkout"})).await.json().await.unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
     let link = bought["checkoutUrl"].as_str().unwrap();
     assert!(link.starts_with("http://127.0.0.1:3001/checkout/simulated/") && link.contains("?token="), "{link}");
     // The link names PUBLIC_URL; this test's server listens elsewhere.
@@ -275,8 +287,7 @@ async fn in_development_without_a_key_the_simulated_checkout_pays_through_the_we
     assert!(paid.text().await.unwrap().contains("1100 credits were added"));
     assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
     let id = bought["purchase"]["id"].as_str().unwrap();
-    let shown: Value =
-        app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await.json().await.unwrap();
+    let shown: Value = app.shown(&tokens.access_token, id).await;
     assert_eq!(shown["status"], "succeeded");
     // Paying again changes nothing: the page shows the purchase settled.
     let again = app.http.post(path).form(&[("token", token), ("decision", "pay")]).send().await.unwrap();
@@ -289,12 +300,7 @@ async fn in_development_without_a_key_the_simulated_checkout_pays_through_the_we
 async fn a_declined_simulated_payment_fails_the_purchase_and_moves_nothing() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("decliner@example.com").await;
-    let bought: Value = app
-        .buy(&tokens.access_token, json!({"packageId": "starter", "flow": "payment_intent"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bought: Value = app.bought(&tokens.access_token, "starter", "payment_intent").await;
     assert!(bought["clientSecret"].as_str().unwrap().starts_with("pi_sim_"));
     let link = bought["checkoutUrl"].as_str().unwrap();
     let page = app.url(&link[link.find("/checkout/").unwrap()..]);
@@ -302,8 +308,34 @@ async fn a_declined_simulated_payment_fails_the_purchase_and_moves_nothing() {
     let declined = app.http.post(path).form(&[("token", token), ("decision", "decline")]).send().await.unwrap();
     assert_eq!(declined.status(), StatusCode::OK);
     let id = bought["purchase"]["id"].as_str().unwrap();
-    let shown: Value =
-        app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await.json().await.unwrap();
+    let shown: Value = app.shown(&tokens.access_token, id).await;
     assert_eq!(shown["status"], "failed");
     assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
+}
+
+#[tokio::test]
+async fn one_event_delivered_twenty_times_at_once_to_two_instances_credits_once() {
+    let (first_backend, second_backend) = backend_pair().await;
+    let now = chrono::Utc::now().timestamp();
+    let keys = || KeyRing::new(vec![test_key(KeyAlgorithm::Rs256, "shared-key", now)]).unwrap();
+    let stand_in = stripe_stand_in::start().await;
+    let overrides = [
+        ("STRIPE_SECRET_KEY", "sk_test_standin"),
+        ("STRIPE_WEBHOOK_SECRETS", SECRET),
+        ("STRIPE_API_BASE", stand_in.base.as_str()),
+        ("CHECKOUT_SUCCESS_URL", "https://app.mana.test/bought"),
+        ("CHECKOUT_CANCEL_URL", "https://app.mana.test/shop"),
+    ];
+    let first = TestApp::spawn_on(first_backend, &overrides, Some(keys())).await;
+    let second = TestApp::spawn_on(second_backend, &overrides, Some(keys())).await;
+    let tokens = first.signed_in("two@example.com").await;
+    let bought: Value = first.bought(&tokens.access_token, "plus", "checkout").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    let event = session_completed("evt_two_instances", &purchase, Some("pi_two"));
+    for status in deliver_at_once(&[&first, &second], &event, 20).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(second.balance(&tokens.access_token).await["balance"], 2400, "credited once, seen from either");
+    let facts = first.state.auth().store().ledger_facts().await.unwrap();
+    assert!(mana_core::credits::verify_ledger(&facts).is_empty(), "ledger verify passes");
 }
