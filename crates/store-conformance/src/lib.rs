@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
             an_event_for_an_unknown_payment_is_not_recorded_so_a_later_delivery_applies,
             refunding_spent_credits_leaves_a_debt_that_the_next_purchase_repays,
             a_dispute_takes_what_is_left_and_a_won_dispute_gives_it_back,
+            random_payment_event_sequences_settle_as_the_model_says,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

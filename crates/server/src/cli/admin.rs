@@ -26,8 +26,10 @@ pub async fn ledger_verify(config: &Config) -> anyhow::Result<()> {
     let problems = verify_ledger(&facts);
     if problems.is_empty() {
         println!(
-            "ledger verified: {} balances match their postings; every transaction balances; usage statistics agree",
-            facts.balances.len()
+            "ledger verified: {} balances match their postings; every transaction balances; usage statistics agree; \
+             {} purchases settled as their payments' events say",
+            facts.balances.len(),
+            facts.purchases.len()
         );
         return Ok(());
     }
