@@ -129,6 +129,12 @@ pub fn apply_limits(document: &mut OpenApi) {
     property(document, "UseCreditsRequest", "description").pattern = Some(PRINTABLE_NOT_BLANK.to_owned());
     property(document, "UseCreditsRequest", "appId").pattern = Some(app_id_pattern());
     property(document, "UseCreditsRequest", "idempotencyKey").pattern = Some(idempotency_key_pattern());
+    let purchase = |document: &mut OpenApi, field, pattern: String| {
+        property(document, "CreatePurchaseRequest", field).pattern = Some(pattern);
+    };
+    purchase(document, "flow", "^(checkout|payment_intent)$".to_owned());
+    purchase(document, "packageId", "^[a-z0-9_-]{1,64}$".to_owned());
+    purchase(document, "idempotencyKey", idempotency_key_pattern());
     let amount = property(document, "UseCreditsRequest", "amount");
     amount.minimum = Some(Number::Int(1));
     amount.maximum = Some(Number::Int(SPEND_MAX as isize));
@@ -148,10 +154,12 @@ pub fn apply_limits(document: &mut OpenApi) {
         }
     }
     // The header form of the idempotency key.
-    let spend = document.paths.paths.get_mut("/api/v1/credits/use").and_then(|item| item.post.as_mut());
-    for parameter in spend.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
-        if let Some(RefOr::T(Schema::Object(header))) = parameter.schema.as_mut() {
-            header.pattern = Some(idempotency_key_pattern());
+    for path in ["/api/v1/credits/use", "/api/v1/credits/purchases"] {
+        let operation = document.paths.paths.get_mut(path).and_then(|item| item.post.as_mut());
+        for parameter in operation.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
+            if let Some(RefOr::T(Schema::Object(header))) = parameter.schema.as_mut() {
+                header.pattern = Some(idempotency_key_pattern());
+            }
         }
     }
 }
