@@ -109,7 +109,7 @@ pub fn with_database(admin_url: &str, name: &str) -> String {
 }
 
 /// Applies the service's own migrations to `url` with its `migrate` command.
-fn migrate(url: &str) -> anyhow::Result<()> {
+pub fn migrate(url: &str) -> anyhow::Result<()> {
     let status = std::process::Command::new(server_binary()?)
         .arg("migrate")
         .env_clear()
@@ -158,14 +158,24 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
         )
         .await?;
         db.close().await?;
-        let dir = TempDir::new("mana-pgbench")?;
-        let script = dir.0.join("spend.sql");
         let pick = if hot { "\\set n 1\n" } else { "\\set n random(1, 64)\n" };
-        std::fs::write(&script, format!("{pick}{PGBENCH_SPEND}"))?;
+        run_pgbench(&url, clients, seconds, &format!("{pick}{PGBENCH_SPEND}")).await
+    }
+    .await;
+    drop_database.await;
+    result
+}
+
+/// Runs `script` with pgbench against `url` (prepared statements, 2 threads).
+pub async fn run_pgbench(url: &str, clients: u32, seconds: u64, script: &str) -> anyhow::Result<PgbenchResult> {
+    {
+        let dir = TempDir::new("mana-pgbench")?;
+        let path = dir.0.join("script.sql");
+        std::fs::write(&path, script)?;
         let output = tokio::process::Command::new("pgbench")
             .args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), "-f"])
-            .arg(&script)
-            .arg(&url)
+            .arg(&path)
+            .arg(url)
             .output()
             .await
             .context("running pgbench (Debian: apt-get install postgresql-client)")?;
@@ -184,9 +194,6 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
             latency_ms: number("latency average = ").unwrap_or(f64::NAN),
         })
     }
-    .await;
-    drop_database.await;
-    result
 }
 
 /// The same spend SQL against SQLite through sqlx, one writer (SQLite serializes writers), with

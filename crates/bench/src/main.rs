@@ -7,6 +7,7 @@ mod load;
 mod outbox;
 mod report;
 mod server;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,9 +83,12 @@ async fn main() -> anyhow::Result<()> {
         drop_database.await;
         result?;
     }
-    if (args.backend == "postgres" || args.backend == "both")
-        && args.only.as_deref().is_none_or(|o| "outbox".contains(o))
-    {
+    let on_postgres = args.backend == "postgres" || args.backend == "both";
+    if on_postgres && args.only.as_deref().is_none_or(|o| "webhooks".contains(o)) {
+        eprintln!("postgres: Stripe webhooks, half of them redeliveries ...");
+        report.webhooks(webhooks::stripe_webhooks(&postgres, seconds).await?);
+    }
+    if on_postgres && args.only.as_deref().is_none_or(|o| "outbox".contains(o)) {
         let messages = if args.full { 20_000 } else { 4_000 };
         for instances in [1, 2] {
             eprintln!("postgres: outbox delivery of {messages} messages by {instances} instance(s) ...");

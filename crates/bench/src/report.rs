@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::load::Stats;
 use crate::outbox::Delivery;
+use crate::webhooks::WebhookRun;
 
 pub struct Limits {
     pub cores: usize,
@@ -30,6 +31,7 @@ pub struct Report {
     memory: BTreeMap<&'static str, (Option<f64>, Option<f64>)>,
     notes: Vec<String>,
     deliveries: Vec<Delivery>,
+    webhooks: Option<WebhookRun>,
 }
 
 impl Report {
@@ -42,6 +44,7 @@ impl Report {
             memory: BTreeMap::new(),
             notes: Vec::new(),
             deliveries: Vec::new(),
+            webhooks: None,
         }
     }
 
@@ -59,6 +62,10 @@ impl Report {
 
     pub fn memory(&mut self, backend: &'static str, idle: Option<f64>, loaded: Option<f64>) {
         self.memory.insert(backend, (idle, loaded));
+    }
+
+    pub fn webhooks(&mut self, run: WebhookRun) {
+        self.webhooks = Some(run);
     }
 
     pub fn delivery(&mut self, delivery: Delivery) {
@@ -163,6 +170,25 @@ impl Report {
                 );
             }
         }
+        if let Some(w) = &self.webhooks {
+            let _ = writeln!(out, "\n## Stripe webhooks (PostgreSQL, 32 clients, every event delivered twice)\n");
+            let _ = writeln!(
+                out,
+                "| deliveries/s | p50 ms | p99 ms | errors | events applied | pgbench, same SQL | ratio |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+            let _ = writeln!(
+                out,
+                "| {:.0} | {:.2} | {:.2} | {} | {} | {:.0} tx/s | {:.0}% |",
+                w.stats.throughput(),
+                w.stats.percentile_ms(0.5),
+                w.stats.percentile_ms(0.99),
+                w.stats.errors,
+                w.applied,
+                w.pgbench.tps,
+                100.0 * w.stats.throughput() / w.pgbench.tps
+            );
+        }
         let _ = writeln!(out, "\n## Targets\n");
         let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
         for (target, measured, met) in self.targets() {
@@ -250,6 +276,18 @@ impl Report {
                 "refresh on PostgreSQL ≥ 2,000/s".into(),
                 format!("{:.0}/s", s.throughput()),
                 s.throughput() >= 2000.0,
+            ));
+        }
+        if let Some(w) = &self.webhooks {
+            targets.push((
+                "Stripe webhook deliveries on PostgreSQL ≥ 1,000/s (half redeliveries)".into(),
+                format!("{:.0}/s", w.stats.throughput()),
+                w.stats.throughput() >= 1000.0,
+            ));
+            targets.push((
+                "each applied event credited its purchase once".into(),
+                format!("{} events", w.applied),
+                w.credited_once,
             ));
         }
         if let Some(d) = self.deliveries.iter().find(|d| d.instances == 2) {
