@@ -148,15 +148,7 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
     let result = async {
         migrate(&url)?;
         let mut db = sqlx::PgConnection::connect(&url).await?;
-        db.execute(
-            "CREATE TABLE bench_users (n int PRIMARY KEY, id uuid NOT NULL);
-             INSERT INTO auth.users (id, email, created_at, updated_at)
-               SELECT gen_random_uuid(), 'raw' || g || '@bench.example', now(), now() FROM generate_series(1, 64) g;
-             INSERT INTO bench_users SELECT row_number() OVER (), id FROM auth.users;
-             INSERT INTO credits.balances (user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version, updated_at)
-               SELECT id, 0, 0, 1000000000000, 1000000000000, 0, now(), 1, now() FROM auth.users;",
-        )
-        .await?;
+        seed_users(&mut db, "raw", 1_000_000_000_000).await?;
         db.close().await?;
         let pick = if hot { "\\set n 1\n" } else { "\\set n random(1, 64)\n" };
         run_pgbench(&url, clients, seconds, &format!("{pick}{PGBENCH_SPEND}")).await
@@ -164,6 +156,31 @@ pub async fn pgbench_spend(admin_url: &str, clients: u32, seconds: u64, hot: boo
     .await;
     drop_database.await;
     result
+}
+
+/// 64 users, numbered 1 to 64 in `bench_users` for pgbench scripts, each with `paid` credits.
+pub async fn seed_users(db: &mut sqlx::PgConnection, prefix: &str, paid: i64) -> anyhow::Result<()> {
+    db.execute(
+        "CREATE TABLE bench_users (n int PRIMARY KEY, id uuid NOT NULL);
+         INSERT INTO bench_users SELECT g, gen_random_uuid() FROM generate_series(1, 64) g;",
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO auth.users (id, email, created_at, updated_at)
+         SELECT id, $1 || n || '@bench.example', now(), now() FROM bench_users",
+    )
+    .bind(prefix)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO credits.balances
+             (user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version, updated_at)
+         SELECT id, 0, 0, $1, $1, 0, now(), 1, now() FROM bench_users",
+    )
+    .bind(paid)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
 }
 
 /// Runs `script` with pgbench against `url` (prepared statements, 2 threads).

@@ -11,7 +11,7 @@ use mana_core::payments::signature_header;
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 
-use crate::limits::{PgbenchResult, run_pgbench, scratch_postgres};
+use crate::limits::{PgbenchResult, run_pgbench, scratch_postgres, seed_users};
 use crate::load::{Call, Stats, closed_loop};
 use crate::server::Server;
 
@@ -74,15 +74,7 @@ async fn run(url: &str, seconds: u64) -> anyhow::Result<WebhookRun> {
     ];
     let server = Server::start(Some(url.to_owned()), 4, None, &environment).await?;
     let mut db = sqlx::PgConnection::connect(url).await?;
-    db.execute(
-        "CREATE TABLE bench_users (n int PRIMARY KEY, id uuid NOT NULL);
-         INSERT INTO auth.users (id, email, created_at, updated_at)
-           SELECT gen_random_uuid(), 'hook' || g || '@bench.example', now(), now() FROM generate_series(1, 64) g;
-         INSERT INTO bench_users SELECT row_number() OVER (), id FROM auth.users;
-         INSERT INTO credits.balances (user_id, daily, free, paid, total_earned, total_spent, daily_reset_at, version, updated_at)
-           SELECT id, 0, 0, 0, 0, 0, now(), 1, now() FROM auth.users;",
-    )
-    .await?;
+    seed_users(&mut db, "hook", 0).await?;
     // More pending purchases than the run can pay for.
     let purchases: Vec<String> = sqlx::query(
         "INSERT INTO credits.purchases

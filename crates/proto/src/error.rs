@@ -105,7 +105,7 @@ error_codes! {
     PaymentsNotConfigured = "payments_not_configured": "This deployment takes no payments (no Stripe key is configured).",
     PaymentProviderError = "payment_provider_error": "The payment provider could not be reached or refused the request; nothing was charged. Retry with the same idempotency key.",
     NotReady = "not_ready": "The service cannot serve yet (database unreachable or migrations pending).",
-    ServiceUnavailable = "service_unavailable": "The database is briefly out of reach; retry after `Retry-After` seconds.",
+    ServiceUnavailable = "service_unavailable": "The database (or, for a Stripe webhook, Stripe) is briefly out of reach; retry after `Retry-After` seconds.",
     InternalError = "internal_error": "A fault on the server; nothing about it is revealed. Quote `requestId` when reporting it.",
 }
 

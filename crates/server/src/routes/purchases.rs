@@ -222,9 +222,9 @@ pub async fn receive_event(state: &AppState, signature: &str, body: &[u8]) -> Re
 
 async fn apply(state: &AppState, payments: &Payments, mut event: ProviderEvent) -> Result<(), ApiError> {
     let store = state.auth().store();
-    let settle = |purchase: &Purchase, balance: &mana_core::credits::Balance| {
-        settle_purchase(purchase, balance, event.received_at)
-    };
+    let received_at = event.received_at;
+    let settle =
+        |purchase: &Purchase, balance: &mana_core::credits::Balance| settle_purchase(purchase, balance, received_at);
     let outcome = store.apply_payment_event(&event, &settle).await.map_err(Error::from)?;
     let PurchaseLocator::PaymentIntent(intent) = &event.locator else {
         if matches!(outcome, EventOutcome::UnknownPurchase) {
@@ -251,9 +251,6 @@ async fn apply(state: &AppState, payments: &Payments, mut event: ProviderEvent) 
         return Ok(());
     };
     event.locator = PurchaseLocator::Id(purchase);
-    let settle = |purchase: &Purchase, balance: &mana_core::credits::Balance| {
-        settle_purchase(purchase, balance, event.received_at)
-    };
     store.apply_payment_event(&event, &settle).await.map_err(Error::from)?;
     Ok(())
 }
