@@ -82,6 +82,7 @@ impl Server {
             .env("LOGIN_FAILURES_PER_ACCOUNT", "0")
             .env("LOGIN_FAILURES_PER_DEVICE", "0")
             .env("RATE_LIMIT_VALIDATE_PER_MINUTE", "0")
+            .env("RATE_LIMIT_WEBHOOKS_PER_MINUTE", "0")
             .env("RATE_LIMIT_EMAIL_LINKS_PER_MINUTE", "0")
             .env("EMAIL_LINKS_PER_ACCOUNT_PER_HOUR", "0")
             .envs(extra.iter().map(|(name, value)| (*name, value.as_str())))

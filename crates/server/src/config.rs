@@ -331,6 +331,7 @@ impl Config {
             rate_limits: RateLimitSettings {
                 requests_per_caller: r.per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", 100),
                 validate_per_ip: r.per_minute("RATE_LIMIT_VALIDATE_PER_MINUTE", 6000),
+                webhooks_per_ip: r.per_minute("RATE_LIMIT_WEBHOOKS_PER_MINUTE", 6000),
                 login_per_ip: r.per_minute("RATE_LIMIT_LOGIN_PER_MINUTE", 10),
                 register_per_ip: r.per_minute("RATE_LIMIT_REGISTER_PER_MINUTE", 5),
                 failed_logins_per_account: failure_rule(account_failures, failure_window),

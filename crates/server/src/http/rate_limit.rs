@@ -24,10 +24,12 @@ pub async fn enforce<S: HttpState>(State(state): State<S>, mut request: Request,
         return next.run(request).await;
     }
     // Token validation counts against a budget of its own instead (app backends validate many
-    // users' tokens from one address); login and register spend their own budgets on top, in
-    // their handlers.
+    // users' tokens from one address), and so do payment events (Stripe delivers a sale's
+    // events, or a day of retries, in bursts from a few addresses); login and register spend
+    // their own budgets on top, in their handlers.
     let general = match (request.method(), path.strip_prefix(API_PREFIX)) {
         (&Method::POST, Some("/auth/validate")) => Budget::Validate,
+        (&Method::POST, Some("/webhooks/stripe")) => Budget::Webhooks,
         _ => Budget::Requests,
     };
     // A signature check costs microseconds and no database; a request whose token passes it

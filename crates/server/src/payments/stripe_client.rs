@@ -31,11 +31,24 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// A checkout session as Stripe reports it when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrievedSession {
+    pub id: String,
+    /// `open`, `complete` or `expired`.
+    pub status: String,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    pub payment_status: String,
+    pub payment_intent: Option<String>,
+}
+
 /// A payment intent, as the mobile payment sheet confirms it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentIntent {
     pub id: String,
     pub client_secret: Option<String>,
+    /// `requires_payment_method`, …, `succeeded` or `canceled`.
+    pub status: String,
     /// The purchase named in its metadata, if it is one of ours.
     pub purchase_id: Option<Uuid>,
 }
@@ -44,12 +57,19 @@ pub struct PaymentIntent {
 struct SessionBody {
     id: String,
     url: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    payment_status: String,
+    payment_intent: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct IntentBody {
     id: String,
     client_secret: Option<String>,
+    #[serde(default)]
+    status: String,
     #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
 }
@@ -125,19 +145,37 @@ impl StripeClient {
         Ok(intent(body))
     }
 
-    /// An intent by id, to learn which purchase an event about it belongs to.
+    /// An intent by id: which purchase an event about it belongs to, and how its payment went.
     pub async fn payment_intent(&self, id: &str) -> Result<PaymentIntent, StripeError> {
-        if !id.starts_with("pi_") || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(StripeError(format!("not a payment intent id: {id:?}")));
+        Ok(intent(self.get("/v1/payment_intents", "pi_", id).await?))
+    }
+
+    /// A checkout session by id: whether its buyer has paid.
+    pub async fn checkout_session(&self, id: &str) -> Result<RetrievedSession, StripeError> {
+        let body: SessionBody = self.get("/v1/checkout/sessions", "cs_", id).await?;
+        let SessionBody { id, status, payment_status, payment_intent, .. } = body;
+        Ok(RetrievedSession { id, status, payment_status, payment_intent })
+    }
+
+    /// `GET {collection}/{id}`, for an id that looks like Stripe's (`prefix`, then letters,
+    /// digits and underscores), so no id can reach another path.
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        collection: &str,
+        prefix: &str,
+        id: &str,
+    ) -> Result<T, StripeError> {
+        if !id.starts_with(prefix) || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StripeError(format!("not an id of {collection}: {id:?}")));
         }
         let response = self
             .http
-            .get(format!("{}/v1/payment_intents/{id}", self.base))
+            .get(format!("{}{collection}/{id}", self.base))
             .bearer_auth(&self.secret_key)
             .send()
             .await
-            .map_err(|e| StripeError(format!("GET payment intent: {e}")))?;
-        Ok(intent(read(response).await?))
+            .map_err(|e| StripeError(format!("GET {collection}: {e}")))?;
+        read(response).await
     }
 
     async fn post<T: for<'de> Deserialize<'de>>(
@@ -161,7 +199,7 @@ impl StripeClient {
 
 fn intent(body: IntentBody) -> PaymentIntent {
     let purchase_id = body.metadata.get("purchase_id").and_then(|id| id.parse().ok());
-    PaymentIntent { id: body.id, client_secret: body.client_secret, purchase_id }
+    PaymentIntent { id: body.id, client_secret: body.client_secret, status: body.status, purchase_id }
 }
 
 async fn read<T: for<'de> Deserialize<'de>>(response: reqwest::Response) -> Result<T, StripeError> {

@@ -57,6 +57,9 @@ pub enum Budget {
     Requests,
     /// `POST /auth/validate`, per client address (instead of `Requests`).
     Validate,
+    /// `POST /webhooks/stripe`, per client address (instead of `Requests`): Stripe sends bursts
+    /// from a few addresses, and a forged event costs one HMAC and no database.
+    Webhooks,
     /// `POST /auth/login`, per client address.
     Login,
     /// `POST /auth/register`, per client address.
@@ -73,9 +76,10 @@ pub enum Budget {
 }
 
 impl Budget {
-    pub const ALL: [Budget; 8] = [
+    pub const ALL: [Budget; 9] = [
         Budget::Requests,
         Budget::Validate,
+        Budget::Webhooks,
         Budget::Login,
         Budget::Register,
         Budget::LoginFailures,
@@ -89,6 +93,7 @@ impl Budget {
         match self {
             Budget::Requests => "requests",
             Budget::Validate => "validate",
+            Budget::Webhooks => "webhooks",
             Budget::Login => "login",
             Budget::Register => "register",
             Budget::LoginFailures => "login_failures",
@@ -109,6 +114,7 @@ pub struct RateLimitSettings {
     /// `None` switches a budget off.
     pub requests_per_caller: Option<Rule>,
     pub validate_per_ip: Option<Rule>,
+    pub webhooks_per_ip: Option<Rule>,
     pub login_per_ip: Option<Rule>,
     pub register_per_ip: Option<Rule>,
     pub failed_logins_per_account: Option<Rule>,
@@ -129,6 +135,7 @@ impl RateLimitSettings {
         Self {
             requests_per_caller: None,
             validate_per_ip: None,
+            webhooks_per_ip: None,
             login_per_ip: None,
             register_per_ip: None,
             failed_logins_per_account: None,
@@ -145,6 +152,7 @@ impl RateLimitSettings {
         match budget {
             Budget::Requests => self.requests_per_caller,
             Budget::Validate => self.validate_per_ip,
+            Budget::Webhooks => self.webhooks_per_ip,
             Budget::Login => self.login_per_ip,
             Budget::Register => self.register_per_ip,
             Budget::LoginFailures => self.failed_logins_per_account,

@@ -8,8 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use mana_core::Error;
 use mana_core::credits::IdempotencyKey;
-use mana_core::payments::{settle_purchase, verify_signature};
-use mana_core::store::{EventOutcome, NewPurchase, PaymentFlow, PaymentLink, ProviderEvent, Purchase, PurchaseLocator};
+use mana_core::payments::{PaymentEvent, settle_purchase, verify_signature};
+use mana_core::store::{
+    EventOutcome, NewPurchase, PaymentFlow, PaymentLink, ProviderEvent, Purchase, PurchaseLocator, PurchaseStatus,
+};
 use mana_proto::{CreatePurchaseRequest, CreatePurchaseResponse, ErrorBody, ErrorCode, PurchaseView, WebhookReceived};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -157,7 +159,8 @@ fn simulated_link(payments: &Payments, public_url: &str, purchase: &Purchase) ->
     }
 }
 
-/// One of the caller's purchases; another user's is 404.
+/// One of the caller's purchases; another user's is 404. A purchase still pending is asked of
+/// Stripe first, so that a buyer back from paying sees it settled even before Stripe's event.
 #[utoipa::path(get, path = "/credits/purchases/{id}", tag = "credits", security(("bearer" = [])),
     params(("id" = String, Path, description = "The purchase's id")),
     responses(
@@ -174,9 +177,65 @@ async fn purchase(
     let id: Uuid = id.parse().map_err(|_| Error::NotFound)?;
     let purchase = state.auth().store().purchase(id).await.map_err(Error::from)?;
     match purchase {
-        Some(purchase) if purchase.user_id == caller.user_id => Ok(Json(purchase_view(&purchase))),
+        Some(purchase) if purchase.user_id == caller.user_id => {
+            let purchase = match state.payments() {
+                Some(payments) if purchase.status == PurchaseStatus::Pending => {
+                    reconcile(&state, payments, purchase).await?
+                }
+                _ => purchase,
+            };
+            Ok(Json(purchase_view(&purchase)))
+        }
         _ => Err(Error::NotFound.into()),
     }
+}
+
+/// Asks Stripe how a pending purchase's payment went and applies what it reports, as the event
+/// saying it would be applied (Stripe's fulfilment guide: fulfil from the webhook and from the
+/// buyer's return, whichever comes first). Only Stripe's answer counts, never the return
+/// itself; the event arriving later changes nothing, since a purchase settles on its facts.
+/// When Stripe cannot be asked, the purchase is shown as it is.
+async fn reconcile(state: &AppState, payments: &Payments, purchase: Purchase) -> Result<Purchase, ApiError> {
+    let PaymentProvider::Stripe { client, .. } = &payments.provider else { return Ok(purchase) };
+    let retrieved = match (purchase.flow, &purchase.checkout_session_id, &purchase.payment_intent_id) {
+        (PaymentFlow::Checkout, Some(session), _) => client.checkout_session(session).await.map(|session| {
+            let event = match (session.payment_status.as_str(), session.status.as_str()) {
+                ("paid", _) => Some(PaymentEvent::Paid),
+                (_, "expired") => Some(PaymentEvent::Canceled),
+                _ => None,
+            };
+            (event, "checkout.session.retrieved", session.id, session.payment_intent)
+        }),
+        (PaymentFlow::PaymentIntent, _, Some(intent)) => client.payment_intent(intent).await.map(|intent| {
+            let event = match intent.status.as_str() {
+                "succeeded" => Some(PaymentEvent::Paid),
+                "canceled" => Some(PaymentEvent::Canceled),
+                _ => None,
+            };
+            (event, "payment_intent.retrieved", intent.id.clone(), Some(intent.id))
+        }),
+        _ => return Ok(purchase),
+    };
+    let (event, kind, object, payment_intent_id) = match retrieved {
+        Ok((Some(event), kind, object, intent)) => (event, kind, object, intent),
+        Ok((None, ..)) => return Ok(purchase),
+        Err(error) => {
+            tracing::warn!(error = %error, "Stripe could not be asked about a pending purchase");
+            return Ok(purchase);
+        }
+    };
+    let event = ProviderEvent {
+        // Not one of Stripe's `evt_` ids: what was retrieved, and what it said.
+        id: format!("retrieved:{object}:{event:?}"),
+        kind: kind.to_owned(),
+        locator: PurchaseLocator::Id(purchase.id),
+        payment_intent_id,
+        event,
+        received_at: chrono::Utc::now(),
+    };
+    apply(state, payments, event).await?;
+    let store = state.auth().store();
+    Ok(store.purchase(purchase.id).await.map_err(Error::from)?.unwrap_or(purchase))
 }
 
 /// Stripe's events. The raw body is verified against `Stripe-Signature` before anything is

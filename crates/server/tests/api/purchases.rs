@@ -1,5 +1,7 @@
-//! Buying credits over HTTP against a local Stripe stand-in: purchases made once per key,
-//! signed webhook events applied once however delivered, and every way a webhook can be bad.
+//! Buying credits over HTTP against the local Stripe stand-in (`scripts/stripe-standin`, a
+//! process that keeps test-mode state and sends signed events as Stripe does): purchases made
+//! once per key, payments, refunds and disputes made at "Stripe" and credited once however
+//! their events are delivered, and every way a webhook can be bad.
 
 use mana_core::payments::signature_header;
 use mana_core::tokens::{KeyAlgorithm, KeyRing};
@@ -7,15 +9,17 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, backend_pair, expect_error, test_key};
-use crate::stripe_stand_in::{self, StandIn};
+use crate::stripe_stand_in::{SECRET_KEY, StandIn};
 
 const SECRET: &str = "whsec_test_purchases";
 
-async fn with_stripe() -> (TestApp, StandIn) {
-    let stand_in = stripe_stand_in::start().await;
+/// A service that sells through the stand-in, and the stand-in, which sends its events to the
+/// service's webhook (or holds them until a test delivers them, with `hold`).
+async fn with_stripe_holding(hold: bool) -> (TestApp, StandIn) {
+    let stand_in = StandIn::start().await;
     let app = TestApp::spawn_with(
         &[
-            ("STRIPE_SECRET_KEY", "sk_test_standin"),
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_WEBHOOK_SECRETS", &format!("whsec_old_secret,{SECRET}")),
             ("STRIPE_API_BASE", &stand_in.base),
             ("CHECKOUT_SUCCESS_URL", "https://app.mana.test/bought?session={CHECKOUT_SESSION_ID}"),
@@ -24,7 +28,12 @@ async fn with_stripe() -> (TestApp, StandIn) {
         None,
     )
     .await;
+    stand_in.send_events_to(&app.api("/webhooks/stripe"), SECRET, hold).await;
     (app, stand_in)
+}
+
+async fn with_stripe() -> (TestApp, StandIn) {
+    with_stripe_holding(false).await
 }
 
 impl TestApp {
@@ -82,6 +91,25 @@ async fn deliver_at_once(instances: &[&TestApp], event: &Value, times: usize) ->
     statuses
 }
 
+/// The checkout session a purchase answer links to.
+fn session_of(bought: &Value) -> String {
+    let url = bought["checkoutUrl"].as_str().unwrap();
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Every event the stand-in has sent so far was answered 200.
+async fn assert_every_event_was_accepted(stand_in: &StandIn) {
+    for event in stand_in.events().await {
+        assert_eq!(event["deliveries"], json!([200]), "{event}");
+    }
+}
+
+async fn assert_ledger_verifies(app: &TestApp) {
+    let facts = app.state.auth().store().ledger_facts().await.unwrap();
+    let violations = mana_core::credits::verify_ledger(&facts);
+    assert!(violations.is_empty(), "ledger verify: {violations:?}");
+}
+
 fn session_completed(event_id: &str, purchase: &str, intent: Option<&str>) -> Value {
     json!({"id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1764633600,
         "data": {"object": {"id": format!("cs_test_{event_id}"), "object": "checkout.session",
@@ -121,7 +149,7 @@ async fn a_checkout_purchase_is_made_once_per_key_and_shown_only_to_its_buyer() 
     let again: Value = app.buy(&tokens.access_token, body).await.json().await.unwrap();
     assert_eq!(again["purchase"]["id"], first["purchase"]["id"]);
     assert_eq!(again["checkoutUrl"], first["checkoutUrl"]);
-    assert_eq!(stand_in.requests_to("/v1/checkout/sessions").len(), 1, "one session for one key");
+    assert_eq!(stand_in.requests_to("/v1/checkout/sessions").await.len(), 1, "one session for one key");
 
     let id = first["purchase"]["id"].as_str().unwrap();
     let own = app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await;
@@ -135,7 +163,7 @@ async fn a_checkout_purchase_is_made_once_per_key_and_shown_only_to_its_buyer() 
 
 #[tokio::test]
 async fn bad_purchase_requests_name_each_bad_field() {
-    let (app, _) = with_stripe().await;
+    let (app, _stand_in) = with_stripe().await;
     let tokens = app.signed_in("careless@example.com").await;
     let response = app.buy(&tokens.access_token, json!({"packageId": "gold-bars", "flow": "cash"})).await;
     let error = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
@@ -149,7 +177,7 @@ async fn bad_purchase_requests_name_each_bad_field() {
 
 #[tokio::test]
 async fn a_paid_session_credits_once_however_often_and_concurrently_it_is_delivered() {
-    let (app, _) = with_stripe().await;
+    let (app, _stand_in) = with_stripe().await;
     let tokens = app.signed_in("payer@example.com").await;
     let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
@@ -177,7 +205,7 @@ async fn a_paid_session_credits_once_however_often_and_concurrently_it_is_delive
 
 #[tokio::test]
 async fn a_payment_intent_purchase_is_credited_by_its_intents_event() {
-    let (app, _) = with_stripe().await;
+    let (app, _stand_in) = with_stripe().await;
     let tokens = app.signed_in("mobile@example.com").await;
     let bought: Value = app.bought(&tokens.access_token, "starter", "payment_intent").await;
     let secret = bought["clientSecret"].as_str().unwrap();
@@ -192,31 +220,192 @@ async fn a_payment_intent_purchase_is_credited_by_its_intents_event() {
 }
 
 #[tokio::test]
-async fn a_refund_that_arrives_before_the_payment_is_matched_through_stripe_and_applied() {
-    let (app, stand_in) = with_stripe().await;
+async fn a_refund_whose_event_arrives_before_the_payments_is_matched_through_stripe_and_applied() {
+    let (app, stand_in) = with_stripe_holding(true).await;
     let tokens = app.signed_in("early@example.com").await;
     let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
-    // Stripe knows the intent Checkout made for the session; the service does not yet.
-    stand_in.intents.lock().unwrap().insert("pi_early".into(), purchase.clone());
-    assert_eq!(app.deliver(&charge_refunded("evt_early_refund", "pi_early", 1000)).await.status(), StatusCode::OK);
-    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0, "nothing was paid yet");
-    assert_eq!(
-        app.deliver(&session_completed("evt_late_paid", &purchase, Some("pi_early"))).await.status(),
-        StatusCode::OK
-    );
+    let session = stand_in.pay(&session_of(&bought), "pm_card_visa").await;
+    stand_in.post("/v1/refunds", &[("payment_intent", session["payment_intent"].as_str().unwrap())]).await;
+    // Stripe promises no order: the refund comes first, naming only the intent, which the
+    // service has not linked to the purchase yet; Stripe's copy of the intent names it.
+    let events = stand_in.events().await;
+    for event in events.iter().rev() {
+        assert_eq!(stand_in.deliver(event["id"].as_str().unwrap()).await, 200, "{event}");
+        if event["type"] == "charge.refunded" {
+            assert_eq!(app.balance(&tokens.access_token).await["balance"], 0, "nothing was paid yet");
+        }
+    }
     let balance = app.balance(&tokens.access_token).await;
     assert_eq!((balance["balance"].as_i64(), balance["owed"].as_i64()), (Some(0), Some(0)));
     let shown: Value = app.shown(&tokens.access_token, &purchase).await;
     assert_eq!(shown["status"], "refunded");
-    // A charge of some other business on the same Stripe account is acknowledged and ignored.
-    stand_in.intents.lock().unwrap().insert("pi_not_ours".into(), String::new());
-    assert_eq!(app.deliver(&charge_refunded("evt_foreign", "pi_not_ours", 100)).await.status(), StatusCode::OK);
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn a_checkout_paid_at_stripe_is_credited_once_and_a_partial_refund_takes_back_its_share() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("card@example.com").await;
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    let session = stand_in.pay(&session_of(&bought), "pm_card_visa").await;
+    assert_eq!(session["payment_status"], "paid");
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "succeeded");
+
+    let intent = session["payment_intent"].as_str().unwrap();
+    stand_in.post("/v1/refunds", &[("payment_intent", intent), ("amount", "250")]).await;
+    assert_eq!(
+        app.balance(&tokens.access_token).await["balance"],
+        825,
+        "a quarter of the price, a quarter of the credits"
+    );
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "partially_refunded");
+    // Stripe delivers every event again: nothing more moves.
+    for event in stand_in.events().await {
+        assert_eq!(stand_in.deliver(event["id"].as_str().unwrap()).await, 200);
+    }
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 825);
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn a_buyer_back_from_paying_sees_the_purchase_settled_before_stripes_events_arrive() {
+    let (app, stand_in) = with_stripe_holding(true).await;
+    let tokens = app.signed_in("returning@example.com").await;
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "pending", "not paid yet");
+    stand_in.pay(&session_of(&bought), "pm_card_visa").await;
+    // The app reads the purchase on the success page: Stripe, asked, says it is paid.
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "succeeded");
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+    // Then the events come, as often as Stripe likes: nothing more moves.
+    for event in stand_in.events().await.iter().chain(stand_in.events().await.iter()) {
+        assert_eq!(stand_in.deliver(event["id"].as_str().unwrap()).await, 200);
+    }
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+
+    // The same for the payment sheet's intent.
+    let mobile: Value = app.bought(&tokens.access_token, "starter", "payment_intent").await;
+    let intent = mobile["clientSecret"].as_str().unwrap().split("_secret_").next().unwrap().to_owned();
+    stand_in.post(&format!("/v1/payment_intents/{intent}/confirm"), &[("payment_method", "pm_card_visa")]).await;
+    let id = mobile["purchase"]["id"].as_str().unwrap();
+    assert_eq!(app.shown(&tokens.access_token, id).await["status"], "succeeded");
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1600);
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn a_pending_purchase_is_shown_as_it_is_while_stripe_cannot_be_asked() {
+    let (app, stand_in) = with_stripe_holding(true).await;
+    let tokens = app.signed_in("patient@example.com").await;
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    stand_in.pay(&session_of(&bought), "pm_card_visa").await;
+    let events = stand_in.events().await;
+    drop(stand_in);
+    let shown = app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert_eq!(shown.json::<Value>().await.unwrap()["status"], "pending");
+    assert_eq!(events.len(), 3, "Stripe's events are still to come: {events:?}");
+}
+
+#[tokio::test]
+async fn a_declined_card_fails_the_purchase_and_another_card_then_pays_it_once() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("declined@example.com").await;
+    let bought: Value = app.bought(&tokens.access_token, "starter", "payment_intent").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    let intent = bought["clientSecret"].as_str().unwrap().split("_secret_").next().unwrap().to_owned();
+    let confirm = format!("/v1/payment_intents/{intent}/confirm");
+    stand_in.post(&confirm, &[("payment_method", "pm_card_chargeDeclined")]).await;
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "failed");
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
+    // The payment sheet lets the buyer try another card on the same intent.
+    stand_in.post(&confirm, &[("payment_method", "pm_card_visa")]).await;
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "succeeded");
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 500);
+
+    // An abandoned checkout expires at Stripe and is canceled here.
+    let abandoned: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let expire = format!("{}/_standin/checkout/sessions/{}/expire", stand_in.base, session_of(&abandoned));
+    assert!(app.http.post(expire).send().await.unwrap().status().is_success());
+    let id = abandoned["purchase"]["id"].as_str().unwrap();
+    assert_eq!(app.shown(&tokens.access_token, id).await["status"], "canceled");
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn a_dispute_takes_the_credits_back_and_a_won_dispute_returns_them() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("disputed@example.com").await;
+    let bought: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
+    // Stripe's test card that is paid and then disputed by its holder.
+    stand_in.pay(&session_of(&bought), "pm_card_createDispute").await;
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "disputed");
+
+    let events = stand_in.events().await;
+    let dispute = events.iter().find(|e| e["type"] == "charge.dispute.created").unwrap()["object"].as_str().unwrap();
+    let evidence = [("evidence[uncategorized_text]", "winning_evidence")];
+    assert_eq!(stand_in.post(&format!("/v1/disputes/{dispute}"), &evidence).await["status"], "won");
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 1100);
+    assert_eq!(app.shown(&tokens.access_token, &purchase).await["status"], "succeeded");
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn credits_refunded_after_they_were_spent_are_owed_and_the_next_purchase_repays_them() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("spender@example.com").await;
+    let first: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    let session = stand_in.pay(&session_of(&first), "pm_card_visa").await;
+    // 155 free credits go first, then 1,000 of the 1,100 bought.
+    let spent = app.use_credits(&tokens.access_token, json!({"amount": 1155, "appId": "chat", "description": "a lot"}));
+    assert_eq!(spent.await.status(), StatusCode::OK);
+    stand_in.post("/v1/refunds", &[("payment_intent", session["payment_intent"].as_str().unwrap())]).await;
+    let balance = app.balance(&tokens.access_token).await;
+    assert_eq!((balance["balance"].as_i64(), balance["owed"].as_i64()), (Some(0), Some(1000)));
+    let refused = app.use_credits(&tokens.access_token, json!({"amount": 1, "appId": "chat", "description": "more"}));
+    expect_error(refused.await, StatusCode::PAYMENT_REQUIRED, "insufficient_credits").await;
+
+    let second: Value = app.bought(&tokens.access_token, "standard", "checkout").await;
+    stand_in.pay(&session_of(&second), "pm_card_visa").await;
+    assert_every_event_was_accepted(&stand_in).await;
+    let balance = app.balance(&tokens.access_token).await;
+    assert_eq!(
+        (balance["balance"].as_i64(), balance["owed"].as_i64()),
+        (Some(100), Some(0)),
+        "the debt is repaid first"
+    );
+    assert_ledger_verifies(&app).await;
+}
+
+#[tokio::test]
+async fn events_about_another_business_on_the_same_stripe_account_are_acknowledged() {
+    let (app, stand_in) = with_stripe().await;
+    let tokens = app.signed_in("bystander@example.com").await;
+    // A payment made by some other system sharing the account: no purchase in its metadata.
+    let intent = stand_in.post("/v1/payment_intents", &[("amount", "4200"), ("currency", "eur")]).await;
+    let intent = intent["id"].as_str().unwrap();
+    stand_in.post(&format!("/v1/payment_intents/{intent}/confirm"), &[("payment_method", "pm_card_visa")]).await;
+    stand_in.post("/v1/refunds", &[("payment_intent", intent), ("amount", "100")]).await;
+    assert_every_event_was_accepted(&stand_in).await;
+    assert_eq!(app.balance(&tokens.access_token).await["balance"], 0);
+    assert_ledger_verifies(&app).await;
 }
 
 #[tokio::test]
 async fn unsigned_tampered_stale_and_wrongly_signed_webhooks_are_refused() {
-    let (app, _) = with_stripe().await;
+    let (app, _stand_in) = with_stripe().await;
     let tokens = app.signed_in("target@example.com").await;
     let bought: Value = app.bought(&tokens.access_token, "pro", "checkout").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap();
@@ -318,9 +507,9 @@ async fn one_event_delivered_twenty_times_at_once_to_two_instances_credits_once(
     let (first_backend, second_backend) = backend_pair().await;
     let now = chrono::Utc::now().timestamp();
     let keys = || KeyRing::new(vec![test_key(KeyAlgorithm::Rs256, "shared-key", now)]).unwrap();
-    let stand_in = stripe_stand_in::start().await;
+    let stand_in = StandIn::start().await;
     let overrides = [
-        ("STRIPE_SECRET_KEY", "sk_test_standin"),
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
         ("STRIPE_WEBHOOK_SECRETS", SECRET),
         ("STRIPE_API_BASE", stand_in.base.as_str()),
         ("CHECKOUT_SUCCESS_URL", "https://app.mana.test/bought"),
@@ -336,6 +525,5 @@ async fn one_event_delivered_twenty_times_at_once_to_two_instances_credits_once(
         assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(second.balance(&tokens.access_token).await["balance"], 2400, "credited once, seen from either");
-    let facts = first.state.auth().store().ledger_facts().await.unwrap();
-    assert!(mana_core::credits::verify_ledger(&facts).is_empty(), "ledger verify passes");
+    assert_ledger_verifies(&first).await;
 }

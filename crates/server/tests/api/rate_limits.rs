@@ -220,6 +220,25 @@ async fn token_validation_has_a_budget_sized_for_app_backends() {
 }
 
 #[tokio::test]
+async fn stripes_bursts_of_events_have_a_budget_of_their_own() {
+    async fn unsigned_event(app: &TestApp) -> Response {
+        app.http.post(app.api("/webhooks/stripe")).body("{}").send().await.unwrap()
+    }
+    // Stripe delivers from a few addresses; its events do not eat the general budget, nor the
+    // general budget theirs.
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_REQUESTS_PER_MINUTE", "2")], None).await;
+    for _ in 0..5 {
+        expect_error(unsigned_event(&app).await, StatusCode::BAD_REQUEST, "invalid_signature").await;
+    }
+    assert_eq!(jwks(&app, None).await.status(), StatusCode::OK, "the general budget is untouched");
+    let small = TestApp::spawn_with(&[("RATE_LIMIT_WEBHOOKS_PER_MINUTE", "2")], None).await;
+    for _ in 0..2 {
+        expect_error(unsigned_event(&small).await, StatusCode::BAD_REQUEST, "invalid_signature").await;
+    }
+    expect_rate_limited(unsigned_event(&small).await, "rate_limited").await;
+}
+
+#[tokio::test]
 async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
     let direct = TestApp::spawn_with(&[("RATE_LIMIT_REQUESTS_PER_MINUTE", "2")], None).await;
     assert_eq!(jwks(&direct, Some("198.51.100.1")).await.status(), StatusCode::OK);
