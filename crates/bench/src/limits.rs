@@ -52,7 +52,7 @@ pub fn rs256_rates() -> anyhow::Result<(f64, f64)> {
         updated_at: now,
         deleted_at: None,
     };
-    let claims = tokens.claims(&user, SessionId::generate(), "j".into(), now);
+    let claims = tokens.claims(&user, SessionId::generate(), "j".into(), now, &["pwd".to_owned()]);
     let rate = |mut op: Box<dyn FnMut() -> bool>| {
         let started = Instant::now();
         let mut count = 0u64;

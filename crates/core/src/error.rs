@@ -28,6 +28,20 @@ pub enum Error {
     /// else: one answer for all, so that none can be told apart.
     #[error("invalid or expired link")]
     InvalidLinkToken,
+    /// A login's second-step token that is malformed, unknown, used, expired, out of
+    /// attempts, or whose account is gone.
+    #[error("invalid or expired mfa token")]
+    InvalidMfaToken,
+    /// A wrong, malformed or already used second-factor code at a login's second step.
+    #[error("invalid two-factor code")]
+    InvalidSecondFactor,
+    #[error("two-factor authentication is already enabled")]
+    TwoFactorAlreadyEnabled,
+    #[error("two-factor authentication is not enabled")]
+    TwoFactorNotEnabled,
+    /// Enabling needs a secret from `POST /auth/2fa/totp/setup` first.
+    #[error("two-factor authentication is not set up")]
+    TwoFactorNotSetUp,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
     /// The resource does not exist, or is not the caller's (which reads the same).

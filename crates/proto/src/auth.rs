@@ -135,6 +135,10 @@ pub struct AccessTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub jti: String,
+    /// How the session's login was made (RFC 8176): `["pwd"]`, or `["pwd", "otp"]` after a
+    /// second factor. Tokens issued before this claim existed read `[]`.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// A newly registered user (`201` of `/auth/register`).

@@ -11,7 +11,9 @@ mod auth;
 mod credits;
 mod error;
 pub mod limits;
+mod two_factor;
 
 pub use auth::*;
 pub use credits::*;
 pub use error::*;
+pub use two_factor::*;

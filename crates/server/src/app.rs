@@ -11,7 +11,7 @@ use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use mana_core::auth::{AuthService, SessionSettings};
+use mana_core::auth::{AuthParts, AuthService, SessionSettings, TwoFactorSettings};
 use mana_core::clock::Clock;
 use mana_core::credits::CreditService;
 use mana_core::crypto::{hex_encode, random_bytes};
@@ -69,7 +69,10 @@ pub fn build_state(
     };
     let mail = MailComposer::new(links, config.email.templates_dir.as_deref())?;
     let policy = config.credit_policy.clone();
-    let auth = AuthService::new(store.clone(), clock.clone(), passwords, tokens, sessions, policy, mail);
+    let two_factor =
+        TwoFactorSettings { issuer: config.totp_issuer.clone(), secrets: crate::encryption::secret_box(config)? };
+    let parts = AuthParts { passwords, tokens, sessions, credit_policy: policy, mail, two_factor };
+    let auth = AuthService::new(store.clone(), clock.clone(), parts);
     let credits = CreditService::new(store, clock, config.credit_policy.clone());
     let http = HttpSettings {
         cors_origins: config.cors_origins.clone(),

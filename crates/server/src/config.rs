@@ -43,6 +43,13 @@ pub struct Config {
     pub jwt_algorithm: KeyAlgorithm,
     pub jwt_leeway: Duration,
     pub keys_dir: PathBuf,
+    /// `ENCRYPTION_KEY`: the keys that seal TOTP secrets, the first sealing. Empty in
+    /// development until `serve` reads or makes `encryption_key_file`; never printed.
+    pub encryption_keys: Vec<[u8; mana_core::mfa::KEY_BYTES]>,
+    /// Where development keeps its generated encryption key (`ENCRYPTION_KEY_FILE`).
+    pub encryption_key_file: PathBuf,
+    /// The name authenticator apps show next to the account (`TOTP_ISSUER`).
+    pub totp_issuer: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
@@ -283,6 +290,9 @@ impl Config {
         let device_failures = r.integer("LOGIN_FAILURES_PER_DEVICE", 5, 0, 1_000_000) as u32;
         let failure_window =
             std::time::Duration::from_secs(r.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400) as u64);
+        // The value is never echoed: it is a secret. `serve` requires it in production
+        // (`encryption::encryption_keys`); `migrate` and `keys` do not need it.
+        let encryption_keys = r.parsed("ENCRYPTION_KEY", Vec::new(), mana_core::mfa::parse_keys);
         let config = Config {
             environment,
             // Twice the cores: on a 2-core machine 4 connections beat 10 for both token checks and
@@ -296,6 +306,17 @@ impl Config {
             jwt_algorithm,
             jwt_leeway: r.seconds("JWT_LEEWAY_SECONDS", 30, 0, 300),
             keys_dir: PathBuf::from(r.string("KEYS_DIR", "./data/keys")),
+            encryption_keys,
+            encryption_key_file: PathBuf::from(r.string("ENCRYPTION_KEY_FILE", "./data/encryption.key")),
+            totp_issuer: r.parsed("TOTP_ISSUER", "Mana".to_owned(), |v| {
+                let v = v.trim();
+                // A colon would split the account label authenticator apps show.
+                if v.is_empty() || v.len() > 64 || v.contains(':') {
+                    Err("must be 1 to 64 characters without a colon".into())
+                } else {
+                    Ok(v.to_owned())
+                }
+            }),
             access_token_ttl: r.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
             refresh_token_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 604_800, 3_600, 31_536_000),
             refresh_reuse_grace: r.seconds("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
@@ -521,9 +542,31 @@ mod tests {
 
     use super::*;
 
+    /// Loads `pairs`, with an encryption key unless they name one (production needs it).
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut vars: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        vars.entry("ENCRYPTION_KEY".into()).or_insert_with(|| TEST_ENCRYPTION_KEY.into());
+        load_exactly(vars)
+    }
+
+    fn load_exactly(vars: HashMap<String, String>) -> Result<Config, ConfigErrors> {
         Config::from_source(&move |name| vars.get(name).cloned())
+    }
+
+    const TEST_ENCRYPTION_KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+
+    #[test]
+    fn production_needs_an_encryption_key_and_a_bad_one_is_not_echoed() {
+        let production = HashMap::from([("ENVIRONMENT".to_owned(), "production".to_owned())]);
+        let error = crate::encryption::encryption_keys(&load_exactly(production).unwrap()).unwrap_err().to_string();
+        assert!(error.contains("ENCRYPTION_KEY: required in production"), "{error}");
+        assert!(load_exactly(HashMap::new()).unwrap().encryption_keys.is_empty(), "development makes its own");
+        let short = "c2hvcnQ=";
+        let error = load(&[("ENCRYPTION_KEY", short)]).unwrap_err().to_string();
+        assert!(error.contains("ENCRYPTION_KEY: key 1 must be 32 bytes") && !error.contains(short), "{error}");
+        let rotating =
+            load(&[("ENCRYPTION_KEY", &format!("{},{TEST_ENCRYPTION_KEY}", mana_core::mfa::generate_key()))]);
+        assert_eq!(rotating.unwrap().encryption_keys.len(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod encryption;
 pub mod http;
 pub mod keys;
 pub mod logging;

@@ -585,3 +585,59 @@ fn the_server_modules_have_no_import_circle() {
         }
     }
 }
+
+/// A database whose one user has 2FA on with `secret`, sealed under `key`.
+fn database_with_two_factor(dir: &Path, key: &str, secret: &[u8]) -> (String, mana_core::ids::UserId) {
+    let url = database_with_user(dir, "sealed@example.com");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let user = runtime.block_on(async {
+        let backend = mana_server::storage::Backend::open(&url, 1, false).await.unwrap();
+        let store = backend.store();
+        let email = mana_core::email::Email::parse("sealed@example.com").unwrap();
+        let user = store.find_credentials(&email).await.unwrap().unwrap().user.id;
+        let sealer = mana_core::mfa::SecretBox::new(&mana_core::mfa::parse_keys(key).unwrap()).unwrap();
+        let sealed = sealer.seal(secret, &mana_core::auth::totp_sealing_context(user));
+        assert!(store.set_up_totp(user, &sealed, chrono::Utc::now()).await.unwrap());
+        assert!(store.enable_totp(user, 1, &[], chrono::Utc::now()).await.unwrap());
+        user
+    });
+    (url, user)
+}
+
+fn sealed_secret_of(url: &str, user: mana_core::ids::UserId) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let backend = mana_server::storage::Backend::open(url, 1, false).await.unwrap();
+        backend.store().totp_factor(user).await.unwrap().unwrap().sealed_secret
+    })
+}
+
+#[test]
+fn rotate_encryption_reseals_every_secret_under_the_new_key() {
+    let dir = empty_dir();
+    let (old, new) = (mana_core::mfa::generate_key(), mana_core::mfa::generate_key());
+    let secret = b"twenty bytes secret!";
+    let (url, user) = database_with_two_factor(&dir, &old, secret);
+
+    let both = format!("{new},{old}");
+    let env = [("DATABASE_URL", url.as_str()), ("ENCRYPTION_KEY", both.as_str())];
+    let output = run(&dir, &["keys", "rotate-encryption"], &env);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("1 secret(s) re-sealed, 0 already under it"), "{}", text(&output.stdout));
+    let sealed = sealed_secret_of(&url, user);
+    let only_new = mana_core::mfa::SecretBox::new(&mana_core::mfa::parse_keys(&new).unwrap()).unwrap();
+    let context = mana_core::auth::totp_sealing_context(user);
+    assert_eq!(only_new.open(&sealed, &context).unwrap(), secret, "the new key alone opens it");
+    assert!(!text(&output.stdout).contains(&old) && !text(&output.stdout).contains(&new), "no key is printed");
+
+    let again = run(&dir, &["keys", "rotate-encryption"], &env);
+    assert!(text(&again.stdout).contains("0 secret(s) re-sealed, 1 already under it"), "{}", text(&again.stdout));
+
+    // A key that opens nothing: reported, nothing changed, a failing exit.
+    let stranger = mana_core::mfa::generate_key();
+    let wrong = [("DATABASE_URL", url.as_str()), ("ENCRYPTION_KEY", stranger.as_str())];
+    let output = run(&dir, &["keys", "rotate-encryption"], &wrong);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("cannot be opened"), "{}", text(&output.stderr));
+    assert_eq!(sealed_secret_of(&url, user), sealed);
+}

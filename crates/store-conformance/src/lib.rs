@@ -148,6 +148,7 @@ pub fn new_session(user: UserId, created_at: DateTime<Utc>) -> (NewSession, Refr
         refresh_token_hash: token.hash(),
         access_jti: uuid::Uuid::new_v4().to_string(),
         access_issued_at: DateTime::from_timestamp(created_at.timestamp(), 0).unwrap(),
+        amr: vec!["pwd".into(), "otp".into()],
     };
     (session, token)
 }

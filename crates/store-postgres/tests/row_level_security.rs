@@ -22,7 +22,9 @@ const PROTECTED: &[(&str, &str)] = &[
     ("auth.security_events", "user_id = $1"),
     ("auth.accounts", "user_id = $1"),
     ("auth.verification_tokens", "user_id = $1"),
-    ("auth.two_factor_auth", "user_id = $1"),
+    ("auth.totp_factors", "user_id = $1"),
+    ("auth.backup_codes", "user_id = $1"),
+    ("auth.mfa_challenges", "user_id = $1"),
     ("auth.email_outbox", "user_id = $1"),
     ("credits.balances", "user_id = $1"),
     ("credits.transactions", "user_id = $1"),
@@ -50,8 +52,10 @@ async fn two_users() -> (PostgresStore, Uuid, Uuid) {
              VALUES (gen_random_uuid(), $1, 'github', $1::text, now(), now())",
             "INSERT INTO auth.verification_tokens (id, user_id, purpose, token_hash, created_at, expires_at)
              VALUES (gen_random_uuid(), $1, 'email_verification', sha256($1::text::bytea), now(), now())",
-            "INSERT INTO auth.two_factor_auth (user_id, totp_secret_sealed, created_at, updated_at)
-             VALUES ($1, '\\x00', now(), now())",
+            "INSERT INTO auth.totp_factors (user_id, sealed_secret, created_at) VALUES ($1, 'v1.x.y', now())",
+            "INSERT INTO auth.backup_codes (code_hash, user_id, created_at) VALUES (sha256($1::text::bytea), $1, now())",
+            "INSERT INTO auth.mfa_challenges (token_hash, user_id, created_at, expires_at)
+             VALUES (sha256($1::text::bytea), $1, now(), now())",
             "INSERT INTO auth.email_outbox (id, user_id, to_address, subject, text_body, html_body, created_at,
                  next_attempt_at)
              VALUES (gen_random_uuid(), $1, 'a@example.com', 's', 't', 'h', now(), now())",

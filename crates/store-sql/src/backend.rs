@@ -59,6 +59,7 @@ pub trait Backend: Send + Sync + 'static {
 /// from the types its schema stores.
 pub trait SqlRow {
     fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn int32(&self, column: &str) -> StoreResult<i32>;
     fn flag(&self, column: &str) -> StoreResult<bool>;
     fn text(&self, column: &str) -> StoreResult<String>;
@@ -78,7 +79,7 @@ pub trait SqlRow {
 #[macro_export]
 macro_rules! plain_column_readers {
     () => {
-        $crate::plain_column_readers!(int: i64, int32: i32, flag: bool, text: String, opt_text: Option<String>,
+        $crate::plain_column_readers!(int: i64, opt_int: Option<i64>, int32: i32, flag: bool, text: String, opt_text: Option<String>,
             bytes: Vec<u8>, opt_bytes: Option<Vec<u8>>);
     };
     ($($name:ident: $type:ty),*) => {

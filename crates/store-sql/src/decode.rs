@@ -79,6 +79,7 @@ pub fn session(row: &impl SqlRow) -> StoreResult<Session> {
             .transpose()?,
         access_jti: row.text("access_jti")?,
         access_issued_at: row.time("access_issued_at")?,
+        amr: row.text("amr")?.split_whitespace().map(str::to_owned).collect(),
     })
 }
 
@@ -87,7 +88,7 @@ macro_rules! session_columns {
     () => {
         "s.id, s.user_id, s.device_id, s.device_name, s.ip, s.user_agent, s.created_at, s.last_used_at,
          s.expires_at, s.revoked_at, s.generation, s.refresh_token_hash, s.rotated_at, s.rotation_nonce,
-         s.access_jti, s.access_issued_at"
+         s.access_jti, s.access_issued_at, s.amr"
     };
 }
 pub(crate) use session_columns;

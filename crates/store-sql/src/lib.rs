@@ -16,6 +16,7 @@ mod events;
 mod ledger_facts;
 mod ledger_writes;
 mod lifecycle;
+mod mfa;
 mod payments;
 mod retention;
 mod sessions;

@@ -16,8 +16,8 @@ use crate::statement::Statement;
 
 static INSERT_SESSION: Sql = Sql::new(
     "INSERT INTO auth.sessions (id, user_id, device_id, device_name, ip, user_agent, created_at,
-         last_used_at, expires_at, generation, refresh_token_hash, access_jti, access_issued_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $9, $10, $11)",
+         last_used_at, expires_at, generation, refresh_token_hash, access_jti, access_issued_at, amr)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $9, $10, $11, $12)",
 );
 static INSERT_REFRESH_TOKEN: Sql = Sql::new(
     "INSERT INTO auth.refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)",
@@ -95,7 +95,8 @@ impl<B: Backend> SessionStore for SqlStore<B> {
             .time(new.expires_at)
             .bytes(new.refresh_token_hash.as_bytes())
             .text_arg(new.access_jti.as_str())
-            .time(new.access_issued_at);
+            .time(new.access_issued_at)
+            .text_arg(new.amr.join(" "));
         B::execute(&mut tx, insert_session).await?;
         let insert_token = Statement::new(&INSERT_REFRESH_TOKEN)
             .bytes(new.refresh_token_hash.as_bytes())

@@ -38,7 +38,7 @@ static REVOKE_USER_SESSIONS: Sql =
 static SET_NAME: Sql =
     Sql::new("UPDATE auth.users SET name = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL");
 static TWO_FACTOR_ENABLED: Sql =
-    Sql::new("SELECT enabled_at IS NOT NULL AS enabled FROM auth.two_factor_auth WHERE user_id = $1");
+    Sql::new("SELECT enabled_at IS NOT NULL AS enabled FROM auth.totp_factors WHERE user_id = $1");
 static IDENTITIES: Sql =
     Sql::new("SELECT provider, provider_email FROM auth.accounts WHERE user_id = $1 ORDER BY created_at, provider");
 static SET_PASSWORD: Sql = Sql::new("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3");

@@ -165,7 +165,7 @@ impl AuthService {
     }
 
     /// `Ok` if `password` is the user's; otherwise a validation error naming `field`.
-    async fn check_password(&self, user: &User, password: &str, field: &str) -> Result<()> {
+    pub(super) async fn check_password(&self, user: &User, password: &str, field: &str) -> Result<()> {
         let credentials = self.store.find_credentials(&user.email).await?.ok_or(Error::NotFound)?;
         if self.passwords.verify(password, &credentials.password_hash).await? {
             Ok(())
@@ -201,7 +201,7 @@ impl AuthService {
         Ok(AccountExport { profile, sessions, security_events, transactions, purchases })
     }
 
-    async fn live_user(&self, id: UserId) -> Result<User> {
+    pub(super) async fn live_user(&self, id: UserId) -> Result<User> {
         let user = self.store.find_user(id).await?.filter(|user| user.deleted_at.is_none());
         user.ok_or(Error::InvalidAccessToken(crate::tokens::TokenRejection::UserDeleted))
     }

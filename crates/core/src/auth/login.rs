@@ -2,7 +2,7 @@ use mana_proto::FieldError;
 use mana_proto::limits::DEVICE_FIELD_MAX_CHARS;
 
 use super::AuthService;
-use super::IssuedTokens;
+use super::two_factor::{AMR_PASSWORD, LoginOutcome};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::password::Password;
@@ -21,7 +21,10 @@ impl AuthService {
     /// Unknown email, wrong password and deleted account all end in the same
     /// [`Error::InvalidCredentials`] after one password verification each, so neither the
     /// answer nor its timing tells them apart.
-    pub async fn login(&self, attempt: LoginAttempt, client: &ClientInfo) -> Result<IssuedTokens> {
+    ///
+    /// The right password for an account with a second factor starts no session: the answer
+    /// is a challenge for `POST /auth/2fa/verify`.
+    pub async fn login(&self, attempt: LoginAttempt, client: &ClientInfo) -> Result<LoginOutcome> {
         let (device_id, device_name) = validate_shape(&attempt)?;
 
         let credentials = match Email::parse(&attempt.email) {
@@ -54,9 +57,13 @@ impl AuthService {
             return Err(Error::EmailNotVerified);
         }
 
-        let issued = self.start_session(user, device_id, device_name, client).await?;
+        if let Some(mfa_token) = self.challenge_if_needed(user.id, &device_id, &device_name).await? {
+            crate::telemetry::login("second_factor_required");
+            return Ok(LoginOutcome::SecondFactorRequired { mfa_token });
+        }
+        let issued = self.start_session(user, device_id, device_name, AMR_PASSWORD, client).await?;
         crate::telemetry::login("success");
-        Ok(issued)
+        Ok(LoginOutcome::Signed(issued))
     }
 
     /// After a cost or algorithm change, each user's hash is upgraded at their next login,

@@ -6,6 +6,7 @@ mod login;
 mod recovery;
 mod register;
 mod sessions;
+mod two_factor;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use crate::credits::CreditPolicy;
 use crate::error::Result;
 use crate::ids::{Role, SessionId, UserId};
 use crate::mail::MailComposer;
+use crate::mfa::SecretBox;
 use crate::password::PasswordHasher;
 use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind, Store, User};
 use crate::tokens::{AccessTokens, RefreshToken};
@@ -24,6 +26,10 @@ use crate::tokens::{AccessTokens, RefreshToken};
 pub use account::{AccountExport, Profile, WRONG_PASSWORD};
 pub use login::LoginAttempt;
 pub use register::Registration;
+pub use two_factor::{
+    AMR_PASSWORD, AMR_PASSWORD_AND_OTP, LoginOutcome, MFA_CHALLENGE_LIFETIME, MFA_MAX_ATTEMPTS, SecondFactor,
+    TotpSetup, TwoFactorSettings, WRONG_CODE, totp_sealing_context,
+};
 
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -75,19 +81,28 @@ pub struct AuthService {
     credit_policy: CreditPolicy,
     /// Writes the messages with links (verification, reset) and notices.
     mail: MailComposer,
+    two_factor: TwoFactorSettings,
+}
+
+/// What the service is made of, besides its store and clock.
+pub struct AuthParts {
+    pub passwords: PasswordHasher,
+    pub tokens: AccessTokens,
+    pub sessions: SessionSettings,
+    pub credit_policy: CreditPolicy,
+    pub mail: MailComposer,
+    pub two_factor: TwoFactorSettings,
 }
 
 impl AuthService {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        passwords: PasswordHasher,
-        tokens: AccessTokens,
-        sessions: SessionSettings,
-        credit_policy: CreditPolicy,
-        mail: MailComposer,
-    ) -> Self {
-        Self { store, clock, passwords, tokens, sessions, credit_policy, mail }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, parts: AuthParts) -> Self {
+        let AuthParts { passwords, tokens, sessions, credit_policy, mail, two_factor } = parts;
+        Self { store, clock, passwords, tokens, sessions, credit_policy, mail, two_factor }
+    }
+
+    /// Seals and opens TOTP secrets; `keys rotate-encryption` re-seals with it.
+    pub fn secrets(&self) -> &SecretBox {
+        &self.two_factor.secrets
     }
 
     pub fn tokens(&self) -> &AccessTokens {

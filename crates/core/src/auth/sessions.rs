@@ -17,9 +17,11 @@ impl AuthService {
         user: User,
         device_id: Option<String>,
         device_name: Option<String>,
+        amr: &[&str],
         client: &ClientInfo,
     ) -> Result<IssuedTokens> {
         let now = self.clock.now();
+        let amr: Vec<String> = amr.iter().map(|method| (*method).to_owned()).collect();
         let refresh_token = RefreshToken::generate();
         let session_id = SessionId::generate();
         let access_jti = Uuid::new_v4().to_string();
@@ -36,11 +38,12 @@ impl AuthService {
                 refresh_token_hash: refresh_token.hash(),
                 access_jti: access_jti.clone(),
                 access_issued_at,
+                amr: amr.clone(),
             })
             .await?;
         let details = EventDetails { session_id: Some(session_id), ..EventDetails::default() };
         self.record_event(Some(user.id), SecurityEventKind::LoginSuccess, client, details).await?;
-        self.issue(user, session_id, access_jti, access_issued_at, refresh_token)
+        self.issue(user, session_id, access_jti, access_issued_at, refresh_token, &amr)
     }
 
     /// Exchanges a refresh token for a new pair.
@@ -117,7 +120,8 @@ impl AuthService {
         if !applied {
             return Ok(None);
         }
-        self.issue(current.user.clone(), current.session.id, access_jti, access_issued_at, child).map(Some)
+        let session = &current.session;
+        self.issue(current.user.clone(), session.id, access_jti, access_issued_at, child, &session.amr).map(Some)
     }
 
     /// The current pair again, re-derived from its parent: the refresh token from the stored
@@ -134,8 +138,8 @@ impl AuthService {
         if !child.hash().matches(&session.refresh_token_hash) {
             return Ok(None);
         }
-        let issued =
-            self.issue(current.user.clone(), session.id, session.access_jti.clone(), session.access_issued_at, child)?;
+        let (jti, issued_at) = (session.access_jti.clone(), session.access_issued_at);
+        let issued = self.issue(current.user.clone(), session.id, jti, issued_at, child, &session.amr)?;
         Ok(Some(issued))
     }
 
@@ -146,8 +150,9 @@ impl AuthService {
         access_jti: String,
         issued_at: chrono::DateTime<chrono::Utc>,
         refresh_token: RefreshToken,
+        amr: &[String],
     ) -> Result<IssuedTokens> {
-        let claims = self.tokens.claims(&user, session, access_jti, issued_at);
+        let claims = self.tokens.claims(&user, session, access_jti, issued_at, amr);
         let access_token = self.tokens.sign(&claims)?;
         Ok(IssuedTokens { user, access_token, refresh_token, expires_in: self.tokens.settings().ttl.num_seconds() })
     }

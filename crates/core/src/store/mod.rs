@@ -5,11 +5,13 @@
 
 mod credits;
 mod lifecycle;
+mod mfa;
 mod payments;
 mod retention;
 
 pub use credits::*;
 pub use lifecycle::*;
+pub use mfa::*;
 pub use payments::*;
 pub use retention::*;
 
@@ -98,6 +100,8 @@ pub struct NewSession {
     pub access_jti: String,
     /// When its first access token was issued (whole seconds, as in its `iat`).
     pub access_issued_at: DateTime<Utc>,
+    /// How the login was made (RFC 8176: `pwd`, `otp`, …): its access tokens' `amr` claim.
+    pub amr: Vec<String>,
 }
 
 /// A session and its refresh-token state.
@@ -123,6 +127,7 @@ pub struct Session {
     pub access_jti: String,
     /// When the current access token was issued (whole seconds, as in its `iat`).
     pub access_issued_at: DateTime<Utc>,
+    pub amr: Vec<String>,
 }
 
 /// A session together with its user, as token checks need both in one read.
@@ -181,10 +186,16 @@ pub enum SecurityEventKind {
     ProfileUpdated,
     EmailChangeRequested,
     EmailChanged,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    /// A second-factor code or backup code that was wrong, or used before.
+    TwoFactorFailed,
+    BackupCodeUsed,
+    BackupCodesRegenerated,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 14] = [
+    pub const ALL: [SecurityEventKind; 19] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -199,6 +210,11 @@ impl SecurityEventKind {
         SecurityEventKind::ProfileUpdated,
         SecurityEventKind::EmailChangeRequested,
         SecurityEventKind::EmailChanged,
+        SecurityEventKind::TwoFactorEnabled,
+        SecurityEventKind::TwoFactorDisabled,
+        SecurityEventKind::TwoFactorFailed,
+        SecurityEventKind::BackupCodeUsed,
+        SecurityEventKind::BackupCodesRegenerated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -217,6 +233,11 @@ impl SecurityEventKind {
             SecurityEventKind::ProfileUpdated => "profile_updated",
             SecurityEventKind::EmailChangeRequested => "email_change_requested",
             SecurityEventKind::EmailChanged => "email_changed",
+            SecurityEventKind::TwoFactorEnabled => "two_factor_enabled",
+            SecurityEventKind::TwoFactorDisabled => "two_factor_disabled",
+            SecurityEventKind::TwoFactorFailed => "two_factor_failed",
+            SecurityEventKind::BackupCodeUsed => "backup_code_used",
+            SecurityEventKind::BackupCodesRegenerated => "backup_codes_regenerated",
         }
     }
 
@@ -365,6 +386,7 @@ pub trait Store:
     + LinkTokenStore
     + OutboxStore
     + PaymentStore
+    + MfaStore
     + RetentionStore
     + Send
     + Sync

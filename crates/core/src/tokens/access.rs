@@ -76,7 +76,14 @@ impl AccessTokens {
 
     /// The claims of a token for `user` in `session`, issued at `issued_at` (whole seconds are
     /// used).
-    pub fn claims(&self, user: &User, session: SessionId, jti: String, issued_at: DateTime<Utc>) -> AccessTokenClaims {
+    pub fn claims(
+        &self,
+        user: &User,
+        session: SessionId,
+        jti: String,
+        issued_at: DateTime<Utc>,
+        amr: &[String],
+    ) -> AccessTokenClaims {
         let iat = issued_at.timestamp();
         AccessTokenClaims {
             sub: user.id.to_string(),
@@ -90,6 +97,7 @@ impl AccessTokens {
             exp: iat + self.settings.ttl.num_seconds(),
             nbf: None,
             jti,
+            amr: amr.to_vec(),
         }
     }
 

@@ -44,5 +44,5 @@ pub(crate) fn test_claims(tokens: &AccessTokens, now: chrono::DateTime<chrono::U
         updated_at: now,
         deleted_at: None,
     };
-    tokens.claims(&user, SessionId::generate(), "j".into(), now)
+    tokens.claims(&user, SessionId::generate(), "j".into(), now, &["pwd".to_owned()])
 }

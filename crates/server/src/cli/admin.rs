@@ -19,6 +19,43 @@ pub(super) async fn open_migrated(config: &Config) -> anyhow::Result<Backend> {
     Ok(backend)
 }
 
+/// Re-seals every TOTP secret not sealed under the first encryption key. A secret that opens
+/// with none of the keys is reported and left as it is (its owner must set 2FA up again).
+pub async fn rotate_encryption(config: &Config) -> anyhow::Result<()> {
+    let secrets = crate::encryption::secret_box(config)?;
+    let backend = open_migrated(config).await?;
+    let store = backend.store();
+    let (mut resealed, mut current, mut unreadable) = (0, 0, 0);
+    for (user, sealed) in store.sealed_totp_secrets().await.context("reading the TOTP secrets")? {
+        if secrets.is_current(&sealed) {
+            current += 1;
+            continue;
+        }
+        let context = mana_core::auth::totp_sealing_context(user);
+        match secrets.open(&sealed, &context) {
+            Ok(plain) => {
+                let fresh = secrets.seal(&plain, &context);
+                // A setup in between wrote a secret under the new key already.
+                if store.reseal_totp_secret(user, &sealed, &fresh).await? {
+                    resealed += 1;
+                }
+            }
+            Err(error) => {
+                eprintln!("user {user}: the TOTP secret cannot be opened ({error}); left as it is");
+                unreadable += 1;
+            }
+        }
+    }
+    println!(
+        "encryption key {}: {resealed} secret(s) re-sealed, {current} already under it, {unreadable} unreadable",
+        secrets.current_key_id()
+    );
+    if unreadable > 0 {
+        bail!("{unreadable} secret(s) could not be opened with any configured key");
+    }
+    Ok(())
+}
+
 /// Checks every ledger invariant; the error lists each violation.
 pub async fn ledger_verify(config: &Config) -> anyhow::Result<()> {
     let backend = open_migrated(config).await?;

@@ -101,6 +101,9 @@ pub enum KeysCommand {
         #[arg(long)]
         retire_after: Option<i64>,
     },
+    /// Re-seal every stored TOTP secret under the first key of ENCRYPTION_KEY. Put a new key
+    /// first (NEW,OLD), restart the instances, run this, then remove OLD.
+    RotateEncryption,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command: KeysCommand::Rotate { dir, algorithm, retire_after } } => {
             keys_rotate(dir, algorithm, retire_after)
         }
+        Command::Keys { command: KeysCommand::RotateEncryption } => admin::rotate_encryption(&load_config()?).await,
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
         Command::Prune => admin::prune(&load_config()?).await,
         Command::Packages { command } => packages::run(&load_config()?, command).await,

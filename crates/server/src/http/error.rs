@@ -110,6 +110,27 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, ErrorCode::EmailNotVerified, "Email address not verified")
             }
             Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not found"),
+            Error::InvalidMfaToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidMfaToken, "Invalid or expired mfa token")
+            }
+            Error::InvalidSecondFactor => {
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidTwoFactorCode, "Invalid two-factor code")
+            }
+            Error::TwoFactorAlreadyEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TwoFactorAlreadyEnabled,
+                "Two-factor authentication is already enabled",
+            ),
+            Error::TwoFactorNotEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TwoFactorNotEnabled,
+                "Two-factor authentication is not enabled",
+            ),
+            Error::TwoFactorNotSetUp => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TwoFactorNotSetUp,
+                "Set up two-factor authentication first",
+            ),
             Error::InvalidLinkToken => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidLinkToken, "Invalid or expired link")
             }

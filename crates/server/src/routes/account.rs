@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use mana_core::Error;
-use mana_core::auth::{Authenticated, WRONG_PASSWORD};
+use mana_core::auth::{Authenticated, WRONG_CODE, WRONG_PASSWORD};
 use mana_core::ids::SessionId;
 use mana_core::tokens::account_key;
 use mana_proto::{
@@ -185,9 +185,10 @@ async fn delete_me(
     Ok(Json(MessageResponse { message: "Account deleted".into() }))
 }
 
-/// Runs a request that checks the account's password under its failed-login budget, as a login
-/// does: a wrong password keeps its share of the budget, anything else gives it back.
-async fn with_password_budget<T>(
+/// Runs a request that checks the account's password or a second-factor code under its
+/// failed-login budget, as a login does: a wrong one keeps its share of the budget, anything
+/// else gives it back.
+pub(crate) async fn with_password_budget<T>(
     state: &AppState,
     caller: &Authenticated,
     request: impl std::future::Future<Output = Result<T, Error>>,
@@ -197,7 +198,7 @@ async fn with_password_budget<T>(
     let reservation = limiter.reserve(Budget::LoginFailures, &account).await.map_err(ApiError::rate_limited)?;
     let result = request.await;
     let wrong_password = matches!(&result, Err(Error::Validation(errors))
-        if errors.iter().any(|e| e.message == WRONG_PASSWORD));
+        if errors.iter().any(|e| e.message == WRONG_PASSWORD || e.message == WRONG_CODE));
     if !wrong_password {
         limiter.refund(reservation).await;
     }

@@ -9,9 +9,9 @@ use mana_core::auth::Registration;
 use mana_core::email::Email;
 use mana_core::tokens::account_key;
 use mana_proto::{
-    ErrorBody, ErrorCode, ForgotPasswordRequest, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest,
-    RegisterRequest, RegisteredUser, ResetPasswordRequest, TokenResponse, ValidateRequest, ValidateResponse,
-    VerifyEmailRequest,
+    ErrorBody, ErrorCode, ForgotPasswordRequest, LoginRequest, LoginResponse, LogoutRequest, MessageResponse,
+    RefreshRequest, RegisterRequest, RegisteredUser, ResetPasswordRequest, TokenResponse, ValidateRequest,
+    ValidateResponse, VerifyEmailRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -56,7 +56,7 @@ async fn register(
 /// Signs in with email and password; starts a session. Failed logins are throttled per
 /// account, with known devices let through (see `crate::login` for the whole policy).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 200, description = "Signed in; or, for an account with a second factor, `mfaRequired` with the token for `POST /auth/2fa/verify`", body = LoginResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
     (status = 403, description = "`email_not_verified` (with `REQUIRE_EMAIL_VERIFICATION`): a new link was sent", body = ErrorBody),
 ))]
@@ -65,7 +65,7 @@ async fn login(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<Json<LoginResponse>, ApiError> {
     Ok(Json(crate::login::sign_in(&state, ip, &client, body).await?))
 }
 

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 mod pages;
 mod purchases;
+mod two_factor;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(two_factor::routes())
         .merge(credits::routes())
         .merge(purchases::routes())
         .merge(discovery::routes());

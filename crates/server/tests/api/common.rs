@@ -39,6 +39,8 @@ pub fn test_key(algorithm: KeyAlgorithm, kid: &str, created_at: i64) -> SigningK
     }
 }
 
+pub const TEST_ENCRYPTION_KEY: &str = "dGVzdCBlbmNyeXB0aW9uIGtleSwgMzIgYnl0ZXMgb2s=";
+
 pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BCRYPT_COST".into(), "4".into()),
@@ -51,6 +53,8 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         ("RATE_LIMIT_REGISTER_PER_MINUTE".into(), "0".into()),
         ("LOGIN_FAILURES_PER_ACCOUNT".into(), "0".into()),
         ("RATE_LIMIT_EMAIL_LINKS_PER_MINUTE".into(), "0".into()),
+        // Fixed, so that instances of one test share it, as a deployment's instances do.
+        ("ENCRYPTION_KEY".into(), TEST_ENCRYPTION_KEY.into()),
     ]);
     for (key, value) in overrides {
         vars.insert(key.to_string(), value.to_string());

@@ -8,6 +8,8 @@ mod common;
 mod redis_server;
 #[path = "../support/stripe.rs"]
 mod stripe_stand_in;
+#[path = "../support/totp.rs"]
+mod totp;
 
 mod concurrency;
 mod credits;
@@ -26,4 +28,5 @@ mod recovery;
 mod refresh;
 mod register;
 mod token_attacks;
+mod two_factor;
 mod validate;
