@@ -12,6 +12,7 @@ mod lifecycle;
 mod payments;
 mod retention;
 mod sessions;
+mod two_factor;
 mod users;
 
 pub use account::*;
@@ -22,6 +23,7 @@ pub use lifecycle::*;
 pub use payments::*;
 pub use retention::*;
 pub use sessions::*;
+pub use two_factor::*;
 pub use users::*;
 
 use std::sync::Arc;
@@ -87,6 +89,11 @@ macro_rules! conformance_suite {
             refunding_spent_credits_leaves_a_debt_that_the_next_purchase_repays,
             a_dispute_takes_what_is_left_and_a_won_dispute_gives_it_back,
             random_payment_event_sequences_settle_as_the_model_says,
+            a_totp_factor_is_set_up_confirmed_and_removed_with_its_backup_codes,
+            a_totp_step_is_accepted_once_however_requests_race,
+            a_backup_code_is_used_once_by_its_owner_and_a_new_set_voids_the_old,
+            an_mfa_challenge_counts_attempts_expires_and_completes_once,
+            resealing_replaces_a_secret_only_if_it_is_unchanged,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

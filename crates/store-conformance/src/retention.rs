@@ -2,7 +2,10 @@
 
 use chrono::Duration;
 use mana_core::credits::verify_ledger;
-use mana_core::store::{ClientInfo, EventDetails, NewSecurityEvent, PruneCutoffs, PruneReport, SecurityEventKind};
+use mana_core::store::{
+    ClientInfo, EventDetails, NewMfaChallenge, NewSecurityEvent, PruneCutoffs, PruneReport, SecurityEventKind,
+};
+use mana_core::tokens::RefreshToken;
 
 use crate::{SharedStore, create_user, credit_fixture, new_session, spend_with_key, t0};
 
@@ -25,6 +28,24 @@ pub async fn pruning_removes_what_served_its_purpose_and_never_the_ledger(store:
         store.record_security_event(event).await.unwrap();
     }
     let other = create_user(&store, "keeps@example.com").await;
+    let (used_challenge, live_challenge, expired_challenge) =
+        (RefreshToken::generate().hash(), RefreshToken::generate().hash(), RefreshToken::generate().hash());
+    for (token, expires_at) in [
+        (used_challenge, t0() + Duration::minutes(5)),
+        (live_challenge, t0() + Duration::minutes(5)),
+        (expired_challenge, t0()),
+    ] {
+        let challenge = NewMfaChallenge {
+            token_hash: token,
+            user_id: user,
+            device_id: None,
+            device_name: None,
+            created_at: t0() - Duration::minutes(1),
+            expires_at,
+        };
+        store.create_mfa_challenge(challenge).await.unwrap();
+    }
+    store.complete_mfa_challenge(&used_challenge, t0()).await.unwrap();
     let transactions_before = store.list_transactions(user, 100, 0).await.unwrap();
 
     let cutoffs = PruneCutoffs {
@@ -35,6 +56,8 @@ pub async fn pruning_removes_what_served_its_purpose_and_never_the_ledger(store:
     let report = store.prune(cutoffs).await.unwrap().expect("no other instance is pruning");
     assert_eq!(report.refresh_tokens, 1, "the revoked session's token");
     assert_eq!(report.idempotency_keys, 1);
+    assert_eq!(report.mfa_challenges, 2, "the used and the expired second-factor challenge");
+    assert_eq!(store.mfa_challenge_user(&live_challenge, t0() - Duration::seconds(1)).await.unwrap(), Some(user));
     assert!(report.security_events >= 1, "the event older than a year");
     assert!(store.find_refresh_token(&revoked_token.hash()).await.unwrap().is_none());
     assert!(store.find_refresh_token(&live_token.hash()).await.unwrap().is_some(), "live sessions keep theirs");

@@ -18,6 +18,7 @@ static REFRESH_TOKENS: Sql = Sql::new(
 );
 static LINK_TOKENS: Sql =
     Sql::new("DELETE FROM auth.verification_tokens WHERE used_at IS NOT NULL OR expires_at <= $1");
+static MFA_CHALLENGES: Sql = Sql::new("DELETE FROM auth.mfa_challenges WHERE used_at IS NOT NULL OR expires_at <= $1");
 static IDEMPOTENCY_KEYS: Sql = Sql::new("DELETE FROM credits.idempotency_keys WHERE created_at < $1");
 static DELIVERED_EMAILS: Sql = Sql::new("DELETE FROM auth.email_outbox WHERE delivered_at IS NOT NULL");
 static SECURITY_EVENTS: Sql = Sql::new("DELETE FROM auth.security_events WHERE created_at < $1");
@@ -34,6 +35,7 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
         let report = PruneReport {
             refresh_tokens: B::execute(&mut tx, Statement::new(&REFRESH_TOKENS).time(cutoffs.now)).await?,
             link_tokens: B::execute(&mut tx, Statement::new(&LINK_TOKENS).time(cutoffs.now)).await?,
+            mfa_challenges: B::execute(&mut tx, Statement::new(&MFA_CHALLENGES).time(cutoffs.now)).await?,
             idempotency_keys: B::execute(&mut tx, Statement::new(&IDEMPOTENCY_KEYS).time(cutoffs.idempotency_before))
                 .await?,
             delivered_emails: B::execute(&mut tx, Statement::new(&DELIVERED_EMAILS)).await?,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 
-/// What goes: refresh tokens of sessions revoked or expired by `now`, email-link tokens used or
-/// expired by `now`, delivered emails, idempotency keys created before `idempotency_before`,
+/// What goes: refresh tokens of sessions revoked or expired by `now`, email-link tokens and
+/// second-factor login challenges used or expired by `now`, delivered emails, idempotency keys created before `idempotency_before`,
 /// security events before `events_before`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneCutoffs {
@@ -20,6 +20,7 @@ pub struct PruneCutoffs {
 pub struct PruneReport {
     pub refresh_tokens: u64,
     pub link_tokens: u64,
+    pub mfa_challenges: u64,
     pub idempotency_keys: u64,
     pub delivered_emails: u64,
     pub security_events: u64,

@@ -370,3 +370,34 @@ async fn the_database_holds_no_totp_secret_and_no_backup_code_in_clear() {
         assert!(!dump.contains(code) && !dump.contains(&code.replace('-', "")), "a backup code is stored");
     }
 }
+
+/// What an authenticator app's camera sees: the served SVG drawn to pixels by resvg and read
+/// by rqrr, neither of which shares code with the server's encoder.
+fn scan_qr(svg: &str) -> String {
+    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).expect("a valid SVG document");
+    let scale = 4.0;
+    let size = tree.size().to_int_size().scale_by(scale).unwrap();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    let (width, height) = (pixmap.width() as usize, pixmap.height() as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        pixmap.pixel(x as u32, y as u32).map_or(255, |pixel| pixel.red())
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, content) = grids[0].decode().expect("a readable QR code");
+    content
+}
+
+#[tokio::test]
+async fn the_setup_qr_code_scans_to_the_otpauth_url() {
+    let app = TestApp::spawn().await;
+    let tokens = app.signed_in("scan@example.com").await;
+    let setup: Value =
+        app.authed_post("/auth/2fa/totp/setup", &tokens.access_token, json!({})).await.json().await.unwrap();
+    let otpauth_url = setup["otpauthUrl"].as_str().unwrap();
+    assert!(otpauth_url.starts_with("otpauth://totp/"), "{otpauth_url}");
+    assert!(otpauth_url.contains(&format!("secret={}", setup["secret"].as_str().unwrap())), "{otpauth_url}");
+    assert_eq!(scan_qr(setup["qrSvg"].as_str().unwrap()), otpauth_url);
+}
