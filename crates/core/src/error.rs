@@ -42,6 +42,25 @@ pub enum Error {
     /// Enabling needs a secret from `POST /auth/2fa/totp/setup` first.
     #[error("two-factor authentication is not set up")]
     TwoFactorNotSetUp,
+    /// A social-login callback whose `state` this service did not issue, or already used.
+    #[error("invalid oauth state")]
+    InvalidOAuthState,
+    /// An exchange code that is malformed, unknown, used or older than 60 seconds.
+    #[error("invalid exchange code")]
+    InvalidExchangeCode,
+    /// A provider's identity names the email of an existing account but does not vouch for it.
+    #[error("an account uses this email; sign in and link the provider")]
+    EmailInUse,
+    /// The provider's identity is linked to another account (or the account has one of this
+    /// provider already).
+    #[error("this provider account is linked to another account")]
+    IdentityInUse,
+    /// Removing it would leave the account no way to sign in.
+    #[error("the last way to sign in cannot be removed")]
+    LastSignInMethod,
+    /// A new account needs an email and the provider gave none.
+    #[error("the provider gave no email address")]
+    EmailNotProvided,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
     /// The resource does not exist, or is not the caller's (which reads the same).

@@ -11,9 +11,11 @@ mod auth;
 mod credits;
 mod error;
 pub mod limits;
+mod oauth;
 mod two_factor;
 
 pub use auth::*;
 pub use credits::*;
 pub use error::*;
+pub use oauth::*;
 pub use two_factor::*;

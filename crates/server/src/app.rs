@@ -98,7 +98,7 @@ pub fn build_state(
         }),
         None => None,
     };
-    Ok(AppState::new(auth, credits, http, backend, limiter, payments, config))
+    AppState::new(auth, credits, http, backend, limiter, payments, config)
 }
 
 pub fn router(state: AppState) -> Router {

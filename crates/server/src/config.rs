@@ -12,6 +12,7 @@ use mana_core::tokens::KeyAlgorithm;
 
 use crate::http::client_ip::TrustedProxies;
 use crate::http::security::CorsOrigins;
+use crate::oauth::{OAuthSettings, OpenIdSettings, ProviderSettings};
 use crate::ratelimit::{RateLimitSettings, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +90,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     /// Stripe, or `None`: this deployment takes no payments.
     pub stripe: Option<StripeSettings>,
+    /// Social sign-in: providers and where sign-ins may return to.
+    pub oauth: OAuthSettings,
 }
 
 /// How purchases reach Stripe. Never printed: it holds the secret key and webhook secrets.
@@ -377,6 +380,7 @@ impl Config {
             email: email_settings(&mut r, &public_url),
             require_email_verification: r.boolean("REQUIRE_EMAIL_VERIFICATION", false),
             stripe: stripe_settings(&mut r),
+            oauth: oauth_settings(&mut r, environment == Environment::Production),
             retention: RetentionSettings {
                 idempotency_days: r.integer("IDEMPOTENCY_RETENTION_DAYS", 7, 1, 3650),
                 security_event_days: r.integer("SECURITY_EVENT_RETENTION_DAYS", 365, 1, 36500),
@@ -389,6 +393,91 @@ impl Config {
             database_url,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigErrors(r.problems)) }
+    }
+}
+
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+/// `OAUTH_*` (SPEC §6). Client secrets are never echoed.
+fn oauth_settings(r: &mut Reader<'_>, require_https: bool) -> OAuthSettings {
+    let mut openid = Vec::new();
+    if r.raw("OAUTH_GOOGLE_CLIENT_ID").is_some() {
+        openid.push(openid_settings(r, "google", "GOOGLE", Some(GOOGLE_ISSUER), require_https));
+    }
+    let names = r.parsed("OAUTH_PROVIDERS", Vec::new(), |v| {
+        let names: Vec<String> =
+            v.split(',').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+        for name in &names {
+            if name.len() > 32 || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                return Err(format!("{name:?} must be up to 32 letters, digits or dashes"));
+            }
+            if ["google", "apple", "github"].contains(&name.as_str()) {
+                return Err(format!("{name} is configured with OAUTH_{}_*", name.to_ascii_uppercase()));
+            }
+        }
+        Ok(names)
+    });
+    for name in names {
+        let prefix = name.to_ascii_uppercase().replace('-', "_");
+        openid.push(openid_settings(r, &name, &prefix, None, require_https));
+    }
+    let redirect_allowlist = r.parsed("OAUTH_REDIRECT_ALLOWLIST", Vec::new(), |v| {
+        let entries: Vec<String> = v.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
+        match entries.iter().find(|entry| reqwest::Url::parse(entry.trim_end_matches('*')).is_err()) {
+            Some(bad) => Err(format!("{bad:?} is not a URL (or a URL prefix ending in *)")),
+            None => Ok(entries),
+        }
+    });
+    if !openid.is_empty() && redirect_allowlist.is_empty() {
+        r.problems.push(
+            "OAUTH_REDIRECT_ALLOWLIST: is required with a social-login provider (where sign-ins may return to)".into(),
+        );
+    }
+    let timeout = std::time::Duration::from_secs(r.integer("OAUTH_TIMEOUT_SECONDS", 10, 1, 60) as u64);
+    OAuthSettings { openid, redirect_allowlist, timeout }
+}
+
+/// `OAUTH_{prefix}_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_NATIVE_CLIENT_IDS`.
+fn openid_settings(
+    r: &mut Reader<'_>,
+    name: &str,
+    prefix: &str,
+    default_issuer: Option<&str>,
+    require_https: bool,
+) -> OpenIdSettings {
+    let var = |suffix: &str| format!("OAUTH_{prefix}_{suffix}");
+    let issuer = r.parsed(&var("ISSUER"), default_issuer.map(str::to_owned), |v| match reqwest::Url::parse(v) {
+        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && !require_https) => {
+            Ok(Some(v.trim_end_matches('/').to_owned()))
+        }
+        Ok(_) if require_https => Err(format!("must be an https URL in production (got {v:?})")),
+        _ => Err(format!("must be an http(s) URL (got {v:?})")),
+    });
+    let mut required = |suffix: &str, what: &str| {
+        let value = r.raw(&var(suffix));
+        if value.is_none() {
+            r.problems.push(format!("{}: is required for the {name} provider ({what})", var(suffix)));
+        }
+        value.unwrap_or_default()
+    };
+    let client_id = required("CLIENT_ID", "its client id");
+    let client_secret = required("CLIENT_SECRET", "its client secret");
+    if issuer.is_none() {
+        r.problems.push(format!("{}: is required for the {name} provider (its issuer URL)", var("ISSUER")));
+    }
+    let native_client_ids = r
+        .raw(&var("NATIVE_CLIENT_IDS"))
+        .map(|v| v.split(',').map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect())
+        .unwrap_or_default();
+    OpenIdSettings {
+        provider: ProviderSettings {
+            name: name.to_owned(),
+            client_id,
+            client_secret,
+            native_client_ids,
+            require_https,
+        },
+        issuer: issuer.unwrap_or_default(),
     }
 }
 
@@ -731,5 +820,51 @@ mod tests {
         let pointless_ca =
             load(&[("SMTP_URL", "smtp://localhost:25"), ("SMTP_TLS", "none"), ("SMTP_CA_FILE", "ca.pem")]).unwrap_err();
         assert!(pointless_ca.to_string().contains("SMTP_CA_FILE"), "{pointless_ca}");
+    }
+
+    #[test]
+    fn social_login_providers_need_their_secrets_an_allow_list_and_https_in_production() {
+        let none = load(&[]).unwrap();
+        assert!(none.oauth.openid.is_empty());
+        let google = load(&[
+            ("OAUTH_GOOGLE_CLIENT_ID", "web-id"),
+            ("OAUTH_GOOGLE_CLIENT_SECRET", "g-topsecret"),
+            ("OAUTH_GOOGLE_NATIVE_CLIENT_IDS", "ios-id, android-id"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example/done, myapp://auth/*"),
+            ("OAUTH_PROVIDERS", "Corp"),
+            ("OAUTH_CORP_ISSUER", "https://login.corp.example/"),
+            ("OAUTH_CORP_CLIENT_ID", "corp-id"),
+            ("OAUTH_CORP_CLIENT_SECRET", "c-topsecret"),
+        ])
+        .unwrap();
+        let names: Vec<_> = google.oauth.openid.iter().map(|p| (p.provider.name.as_str(), p.issuer.as_str())).collect();
+        assert_eq!(names, [("google", GOOGLE_ISSUER), ("corp", "https://login.corp.example")]);
+        assert_eq!(google.oauth.openid[0].provider.native_audiences(), ["web-id", "ios-id", "android-id"]);
+        assert_eq!(google.oauth.redirect_allowlist, ["https://app.example/done", "myapp://auth/*"]);
+        assert!(!format!("{:?}", google.oauth).contains("topsecret"));
+
+        let errors = load(&[("OAUTH_GOOGLE_CLIENT_ID", "web-id"), ("OAUTH_PROVIDERS", "github,bad name")])
+            .unwrap_err()
+            .to_string();
+        for variable in ["OAUTH_GOOGLE_CLIENT_SECRET", "OAUTH_REDIRECT_ALLOWLIST", "OAUTH_PROVIDERS"] {
+            assert!(errors.contains(variable), "{errors}");
+        }
+        let missing = load(&[("OAUTH_PROVIDERS", "corp"), ("OAUTH_REDIRECT_ALLOWLIST", "https://a.example/")])
+            .unwrap_err()
+            .to_string();
+        for variable in ["OAUTH_CORP_ISSUER", "OAUTH_CORP_CLIENT_ID", "OAUTH_CORP_CLIENT_SECRET"] {
+            assert!(missing.contains(variable), "{missing}");
+        }
+        let plain = [
+            ("ENVIRONMENT", "production"),
+            ("OAUTH_GOOGLE_CLIENT_ID", "web-id"),
+            ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+            ("OAUTH_GOOGLE_ISSUER", "http://accounts.example"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example/"),
+        ];
+        let production = load(&plain).unwrap_err().to_string();
+        assert!(production.contains("OAUTH_GOOGLE_ISSUER") && production.contains("https"), "{production}");
+        let bad_list = load(&[("OAUTH_REDIRECT_ALLOWLIST", "not a url")]).unwrap_err().to_string();
+        assert!(bad_list.contains("OAUTH_REDIRECT_ALLOWLIST"), "{bad_list}");
     }
 }

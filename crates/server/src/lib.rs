@@ -10,6 +10,7 @@ pub mod keys;
 pub mod logging;
 pub mod login;
 pub mod mail;
+pub mod oauth;
 pub mod payments;
 pub mod ratelimit;
 pub mod retention;

@@ -74,6 +74,12 @@ pub async fn sign_in(
             other?
         }
     };
+    login_response(state, outcome)
+}
+
+/// The answer to a first factor that held: tokens (with a device token), or the challenge of
+/// an account with a second factor.
+pub fn login_response(state: &AppState, outcome: LoginOutcome) -> Result<LoginResponse, ApiError> {
     match outcome {
         LoginOutcome::Signed(issued) => Ok(LoginResponse::Tokens(with_device_token(state, issued)?)),
         LoginOutcome::SecondFactorRequired { mfa_token } => Ok(LoginResponse::SecondFactorRequired(MfaRequired {

@@ -25,6 +25,7 @@ struct Inner {
     limiter: RateLimiter,
     after_answer: AfterAnswer,
     payments: Option<Payments>,
+    oauth: crate::oauth::OAuthProviders,
 }
 
 /// How this deployment takes payments, and the secrets its webhook accepts.
@@ -74,12 +75,13 @@ impl AppState {
         limiter: RateLimiter,
         payments: Option<Payments>,
         config: &Config,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let jwks_uri = format!("{}/.well-known/jwks.json", config.public_url);
         let after_answer =
             AfterAnswer::new((config.database_max_connections / AFTER_ANSWER_POOL_SHARE).max(1) as usize);
         let credits_per_euro = config.credits_per_euro;
-        Self(Arc::new(Inner {
+        let oauth = crate::oauth::OAuthProviders::new(&config.oauth, &config.public_url)?;
+        Ok(Self(Arc::new(Inner {
             auth,
             credits,
             credits_per_euro,
@@ -89,7 +91,13 @@ impl AppState {
             limiter,
             after_answer,
             payments,
-        }))
+            oauth,
+        })))
+    }
+
+    /// The configured social-login providers.
+    pub fn oauth(&self) -> &crate::oauth::OAuthProviders {
+        &self.0.oauth
     }
 
     pub fn auth(&self) -> &AuthService {

@@ -7,6 +7,7 @@
 mod account;
 mod credits;
 mod events;
+mod identities;
 mod ledger_model;
 mod lifecycle;
 mod payments;
@@ -18,6 +19,7 @@ mod users;
 pub use account::*;
 pub use credits::*;
 pub use events::*;
+pub use identities::*;
 pub use ledger_model::*;
 pub use lifecycle::*;
 pub use payments::*;
@@ -94,6 +96,12 @@ macro_rules! conformance_suite {
             a_backup_code_is_used_once_by_its_owner_and_a_new_set_voids_the_old,
             an_mfa_challenge_counts_attempts_expires_and_completes_once,
             resealing_replaces_a_secret_only_if_it_is_unchanged,
+            an_identity_is_linked_to_one_account_and_one_per_provider,
+            a_user_is_created_with_an_identity_and_without_a_password,
+            a_takeover_leaves_whoever_pre_registered_nothing,
+            the_last_way_to_sign_in_cannot_be_unlinked,
+            a_web_flow_is_taken_once_by_its_provider_before_it_expires,
+            an_exchange_code_is_redeemed_once_before_it_expires,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {
@@ -130,7 +138,8 @@ pub fn new_user_with(email: &str, policy: &CreditPolicy, now: DateTime<Utc>) -> 
         email: Email::parse(email).unwrap(),
         name: Some("Test User".into()),
         role: Role::User,
-        password_hash: "$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into(),
+        password_hash: Some("$2b$04$abcdefghijklmnopqrstuuJd0Pyq1TKyA2cFDS2uXbJq6QmTs0P2C".into()),
+        email_verified: false,
         created_at: now,
         opening_balance,
         opening_transactions,

@@ -100,6 +100,7 @@ fn challenge(user: UserId) -> (NewMfaChallenge, TokenHash) {
         user_id: user,
         device_id: Some("phone".into()),
         device_name: Some("Phone".into()),
+        first_factor: "pwd".into(),
         created_at: t0(),
         expires_at: t0() + Duration::minutes(5),
     };
@@ -110,7 +111,12 @@ pub async fn an_mfa_challenge_counts_attempts_expires_and_completes_once(store: 
     let user = create_user(&store, "challenge@example.com").await.id;
     let (new, token) = challenge(user);
     store.create_mfa_challenge(new).await.unwrap();
-    let expected = MfaChallenge { user_id: user, device_id: Some("phone".into()), device_name: Some("Phone".into()) };
+    let expected = MfaChallenge {
+        user_id: user,
+        device_id: Some("phone".into()),
+        device_name: Some("Phone".into()),
+        first_factor: "pwd".into(),
+    };
 
     assert_eq!(store.mfa_challenge_user(&token, t0()).await.unwrap(), Some(user));
     assert_eq!(store.mfa_challenge_user(&RefreshToken::generate().hash(), t0()).await.unwrap(), None);

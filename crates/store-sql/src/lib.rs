@@ -13,6 +13,7 @@ mod backend;
 mod credits;
 mod decode;
 mod events;
+mod identities;
 mod ledger_facts;
 mod ledger_writes;
 mod lifecycle;

@@ -38,7 +38,11 @@ static VERIFY_EMAIL: Sql =
 static CHANGE_EMAIL: Sql = Sql::new(
     "UPDATE auth.users SET email = $3, email_verified = true, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
 );
-static SET_PASSWORD: Sql = Sql::new("UPDATE auth.passwords SET hash = $3, updated_at = $2 WHERE user_id = $1");
+/// A reset sets the password of an account that had none (made by social sign-in) too.
+static SET_PASSWORD: Sql = Sql::new(
+    "INSERT INTO auth.passwords (user_id, hash, updated_at) VALUES ($1, $3, $2)
+     ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+);
 static REVOKE_SESSIONS: Sql =
     Sql::new("UPDATE auth.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL");
 static QUEUE_EMAIL: Sql = Sql::new(

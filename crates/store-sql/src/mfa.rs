@@ -35,15 +35,16 @@ static USE_CODE: Sql =
 static UNUSED_CODES: Sql =
     Sql::new("SELECT count(*) AS unused FROM auth.backup_codes WHERE user_id = $1 AND used_at IS NULL");
 static INSERT_CHALLENGE: Sql = Sql::new(
-    "INSERT INTO auth.mfa_challenges (token_hash, user_id, device_id, device_name, created_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6)",
+    "INSERT INTO auth.mfa_challenges (token_hash, user_id, device_id, device_name, first_factor, created_at,
+         expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)",
 );
 /// The attempt is counted by the statement that finds the challenge: racing attempts each take
 /// one, and none gets past the limit.
 static ATTEMPT: Sql = Sql::new(
     "UPDATE auth.mfa_challenges SET attempts = attempts + 1
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
-     RETURNING user_id, device_id, device_name",
+     RETURNING user_id, device_id, device_name, first_factor",
 );
 static CHALLENGE_USER: Sql =
     Sql::new("SELECT user_id FROM auth.mfa_challenges WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2");
@@ -155,6 +156,7 @@ impl<B: Backend> MfaStore for SqlStore<B> {
             .id(challenge.user_id.0)
             .opt_text(challenge.device_id.as_deref())
             .opt_text(challenge.device_name.as_deref())
+            .text_arg(challenge.first_factor)
             .time(challenge.created_at)
             .time(challenge.expires_at);
         self.execute_as(challenge.user_id, statement).await?;
@@ -182,6 +184,7 @@ impl<B: Backend> MfaStore for SqlStore<B> {
                 user_id: decode::user_id(&row, "user_id")?,
                 device_id: row.opt_text("device_id")?,
                 device_name: row.opt_text("device_name")?,
+                first_factor: row.text("first_factor")?,
             })
         })
         .transpose()

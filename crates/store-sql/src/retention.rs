@@ -19,6 +19,9 @@ static REFRESH_TOKENS: Sql = Sql::new(
 static LINK_TOKENS: Sql =
     Sql::new("DELETE FROM auth.verification_tokens WHERE used_at IS NOT NULL OR expires_at <= $1");
 static MFA_CHALLENGES: Sql = Sql::new("DELETE FROM auth.mfa_challenges WHERE used_at IS NOT NULL OR expires_at <= $1");
+static OAUTH_FLOWS: Sql = Sql::new("DELETE FROM auth.oauth_flows WHERE used_at IS NOT NULL OR expires_at <= $1");
+static EXCHANGE_CODES: Sql =
+    Sql::new("DELETE FROM auth.oauth_exchange_codes WHERE used_at IS NOT NULL OR expires_at <= $1");
 static IDEMPOTENCY_KEYS: Sql = Sql::new("DELETE FROM credits.idempotency_keys WHERE created_at < $1");
 static DELIVERED_EMAILS: Sql = Sql::new("DELETE FROM auth.email_outbox WHERE delivered_at IS NOT NULL");
 static SECURITY_EVENTS: Sql = Sql::new("DELETE FROM auth.security_events WHERE created_at < $1");
@@ -36,6 +39,8 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             refresh_tokens: B::execute(&mut tx, Statement::new(&REFRESH_TOKENS).time(cutoffs.now)).await?,
             link_tokens: B::execute(&mut tx, Statement::new(&LINK_TOKENS).time(cutoffs.now)).await?,
             mfa_challenges: B::execute(&mut tx, Statement::new(&MFA_CHALLENGES).time(cutoffs.now)).await?,
+            oauth_flows: B::execute(&mut tx, Statement::new(&OAUTH_FLOWS).time(cutoffs.now)).await?,
+            exchange_codes: B::execute(&mut tx, Statement::new(&EXCHANGE_CODES).time(cutoffs.now)).await?,
             idempotency_keys: B::execute(&mut tx, Statement::new(&IDEMPOTENCY_KEYS).time(cutoffs.idempotency_before))
                 .await?,
             delivered_emails: B::execute(&mut tx, Statement::new(&DELIVERED_EMAILS)).await?,

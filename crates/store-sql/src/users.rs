@@ -21,7 +21,7 @@ use crate::statement::Statement;
 
 static INSERT_USER: Sql = Sql::new(
     "INSERT INTO auth.users (id, email, name, role, email_verified, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, false, $5, $5)",
+     VALUES ($1, $2, $3, $4, $5, $6, $6)",
 );
 static INSERT_PASSWORD: Sql = Sql::new("INSERT INTO auth.passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)");
 static FIND_USER: Sql = Sql::new(concat!("SELECT ", user_columns!(), " FROM auth.users WHERE id = $1"));
@@ -35,6 +35,8 @@ static SOFT_DELETE_USER: Sql =
     Sql::new("UPDATE auth.users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL");
 static REVOKE_USER_SESSIONS: Sql =
     Sql::new("UPDATE auth.sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL");
+/// A deleted account's providers are released, so that they can sign up afresh.
+static RELEASE_IDENTITIES: Sql = Sql::new("DELETE FROM auth.accounts WHERE user_id = $1");
 static SET_NAME: Sql =
     Sql::new("UPDATE auth.users SET name = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL");
 static TWO_FACTOR_ENABLED: Sql =
@@ -43,36 +45,45 @@ static IDENTITIES: Sql =
     Sql::new("SELECT provider, provider_email FROM auth.accounts WHERE user_id = $1 ORDER BY created_at, provider");
 static SET_PASSWORD: Sql = Sql::new("UPDATE auth.passwords SET hash = $1, updated_at = $2 WHERE user_id = $3");
 
+/// The user, their password if they have one, their credit account and their verification
+/// link, inside the caller's transaction.
+pub(crate) async fn insert_user<B: Backend>(tx: &mut B::Conn, new: NewUser) -> StoreResult<User> {
+    let insert_user = Statement::new(&INSERT_USER)
+        .id(new.id.0)
+        .text_arg(new.email.as_str())
+        .opt_text(new.name.as_deref())
+        .text_arg(new.role.as_str())
+        .flag(new.email_verified)
+        .time(new.created_at);
+    B::execute(tx, insert_user).await?;
+    if let Some(hash) = &new.password_hash {
+        B::execute(tx, Statement::new(&INSERT_PASSWORD).id(new.id.0).text_arg(hash.as_str()).time(new.created_at))
+            .await?;
+    }
+    insert_balance::<B>(tx, &new.opening_balance).await?;
+    insert_ledger::<B>(tx, &new.opening_transactions).await?;
+    if let Some(verification) = &new.verification {
+        insert_link_mail::<B>(tx, verification).await?;
+    }
+    Ok(User {
+        id: new.id,
+        email: new.email,
+        name: new.name,
+        role: new.role,
+        email_verified: new.email_verified,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+        deleted_at: None,
+    })
+}
+
 #[async_trait]
 impl<B: Backend> UserStore for SqlStore<B> {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         let mut tx = self.backend.write().await?;
-        let insert_user = Statement::new(&INSERT_USER)
-            .id(new.id.0)
-            .text_arg(new.email.as_str())
-            .opt_text(new.name.as_deref())
-            .text_arg(new.role.as_str())
-            .time(new.created_at);
-        B::execute(&mut tx, insert_user).await?;
-        let insert_password =
-            Statement::new(&INSERT_PASSWORD).id(new.id.0).text_arg(new.password_hash.as_str()).time(new.created_at);
-        B::execute(&mut tx, insert_password).await?;
-        insert_balance::<B>(&mut tx, &new.opening_balance).await?;
-        insert_ledger::<B>(&mut tx, &new.opening_transactions).await?;
-        if let Some(verification) = &new.verification {
-            insert_link_mail::<B>(&mut tx, verification).await?;
-        }
+        let user = insert_user::<B>(&mut tx, new).await?;
         B::finish(tx).await?;
-        Ok(User {
-            id: new.id,
-            email: new.email,
-            name: new.name,
-            role: new.role,
-            email_verified: false,
-            created_at: new.created_at,
-            updated_at: new.created_at,
-            deleted_at: None,
-        })
+        Ok(user)
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -90,6 +101,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         let deleted = B::execute(&mut tx, Statement::new(&SOFT_DELETE_USER).time(at).id(id.0)).await? == 1;
         if deleted {
             B::execute(&mut tx, Statement::new(&REVOKE_USER_SESSIONS).time(at).id(id.0)).await?;
+            B::execute(&mut tx, Statement::new(&RELEASE_IDENTITIES).id(id.0)).await?;
         }
         B::finish(tx).await?;
         Ok(deleted)

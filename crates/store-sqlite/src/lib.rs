@@ -88,6 +88,9 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     {
         let constraint = match db.message() {
             m if m.contains("users.email") => mana_core::store::USERS_EMAIL_CONSTRAINT.to_owned(),
+            m if m.contains("accounts.provider, accounts.provider_account_id") => {
+                mana_core::store::IDENTITY_CONSTRAINT.to_owned()
+            }
             m => m.trim_start_matches("UNIQUE constraint failed: ").to_owned(),
         };
         return StoreError::Conflict { constraint };

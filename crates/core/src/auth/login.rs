@@ -57,7 +57,7 @@ impl AuthService {
             return Err(Error::EmailNotVerified);
         }
 
-        if let Some(mfa_token) = self.challenge_if_needed(user.id, &device_id, &device_name).await? {
+        if let Some(mfa_token) = self.challenge_if_needed(user.id, AMR_PASSWORD[0], &device_id, &device_name).await? {
             crate::telemetry::login("second_factor_required");
             return Ok(LoginOutcome::SecondFactorRequired { mfa_token });
         }
@@ -90,6 +90,17 @@ fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<Stri
     if attempt.password.is_empty() {
         errors.push(FieldError::new("password", "is required"));
     }
+    let device = validate_device(&mut errors, &attempt.device_id, &attempt.device_name);
+    if errors.is_empty() { Ok(device) } else { Err(Error::Validation(errors)) }
+}
+
+/// A device's id and name as a login may give them: trimmed, blank as none, bounded and
+/// printable. Problems are added to `errors`.
+pub(super) fn validate_device(
+    errors: &mut Vec<FieldError>,
+    device_id: &Option<String>,
+    device_name: &Option<String>,
+) -> (Option<String>, Option<String>) {
     let mut device_field = |field: &str, value: &Option<String>| {
         let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
         match value {
@@ -103,7 +114,5 @@ fn validate_shape(attempt: &LoginAttempt) -> Result<(Option<String>, Option<Stri
             other => other.map(str::to_owned),
         }
     };
-    let device_id = device_field("deviceId", &attempt.device_id);
-    let device_name = device_field("deviceName", &attempt.device_name);
-    if errors.is_empty() { Ok((device_id, device_name)) } else { Err(Error::Validation(errors)) }
+    (device_field("deviceId", device_id), device_field("deviceName", device_name))
 }

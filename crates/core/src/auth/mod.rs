@@ -6,6 +6,7 @@ mod login;
 mod recovery;
 mod register;
 mod sessions;
+mod social;
 mod two_factor;
 
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use crate::tokens::{AccessTokens, RefreshToken};
 pub use account::{AccountExport, Profile, WRONG_PASSWORD};
 pub use login::LoginAttempt;
 pub use register::Registration;
+pub use social::{
+    AMR_OAUTH, EXCHANGE_CODE_LIFETIME, FlowStart, IdentityResolution, OAUTH_FLOW_LIFETIME, pkce_challenge,
+};
 pub use two_factor::{
     AMR_PASSWORD, AMR_PASSWORD_AND_OTP, LoginOutcome, MFA_CHALLENGE_LIFETIME, MFA_MAX_ATTEMPTS, SecondFactor,
     TotpSetup, TwoFactorSettings, WRONG_CODE, totp_sealing_context,

@@ -19,10 +19,10 @@ impl AuthService {
     /// otherwise; the caller answers the same either way (and should not wait for this, so that
     /// the time of the answer says nothing either).
     pub async fn request_password_reset(&self, email: &Email, client: &ClientInfo) -> Result<()> {
-        let Some(credentials) = self.store.find_credentials(email).await? else {
+        // Accounts without a password (made by social sign-in) may set one this way.
+        let Some(user) = self.store.find_user_by_email(email).await? else {
             return Ok(());
         };
-        let user = credentials.user;
         self.send_link(&user, LinkPurpose::PasswordReset).await?;
         self.record_event(Some(user.id), SecurityEventKind::PasswordResetRequested, client, EventDetails::default())
             .await

@@ -157,6 +157,7 @@ impl AuthService {
     pub(super) async fn challenge_if_needed(
         &self,
         user: UserId,
+        first_factor: &str,
         device_id: &Option<String>,
         device_name: &Option<String>,
     ) -> Result<Option<String>> {
@@ -171,6 +172,7 @@ impl AuthService {
                 user_id: user,
                 device_id: device_id.clone(),
                 device_name: device_name.clone(),
+                first_factor: first_factor.to_owned(),
                 created_at: now,
                 expires_at: now + MFA_CHALLENGE_LIFETIME,
             })
@@ -215,7 +217,8 @@ impl AuthService {
         if !self.store.complete_mfa_challenge(&token.hash(), self.clock.now()).await? {
             return Err(Error::InvalidMfaToken);
         }
-        let amr = if stored.is_some() { AMR_PASSWORD_AND_OTP } else { AMR_PASSWORD };
+        let first = challenge.first_factor.as_str();
+        let amr: &[&str] = if stored.is_some() { &[first, "otp"] } else { &[first] };
         self.start_session(user, challenge.device_id, challenge.device_name, amr, client).await
     }
 

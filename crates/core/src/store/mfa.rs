@@ -27,6 +27,9 @@ pub struct NewMfaChallenge {
     /// What the login said about its device, for the session it will start.
     pub device_id: Option<String>,
     pub device_name: Option<String>,
+    /// How the first step was made (`pwd`, or `oauth` after a provider): the session's `amr`
+    /// names it with the second.
+    pub first_factor: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -37,6 +40,7 @@ pub struct MfaChallenge {
     pub user_id: UserId,
     pub device_id: Option<String>,
     pub device_name: Option<String>,
+    pub first_factor: String,
 }
 
 #[async_trait]

@@ -4,12 +4,14 @@
 //! one database transaction inside the backend, so a caller never sees half a change.
 
 mod credits;
+mod identities;
 mod lifecycle;
 mod mfa;
 mod payments;
 mod retention;
 
 pub use credits::*;
+pub use identities::*;
 pub use lifecycle::*;
 pub use mfa::*;
 pub use payments::*;
@@ -63,7 +65,11 @@ pub struct NewUser {
     pub email: Email,
     pub name: Option<String>,
     pub role: Role,
-    pub password_hash: String,
+    /// `None` for an account made by social sign-in, which has no password until one is set
+    /// by reset.
+    pub password_hash: Option<String>,
+    /// Whether the address is known to be the user's (a provider vouched for it).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     /// The credit account opened with the user: its balance and the ledger transactions that
     /// fund it (signup bonus, first daily allowance), written in the same database transaction.
@@ -192,10 +198,15 @@ pub enum SecurityEventKind {
     TwoFactorFailed,
     BackupCodeUsed,
     BackupCodesRegenerated,
+    /// A provider's identity was linked to the account.
+    IdentityLinked,
+    IdentityUnlinked,
+    /// A provider-verified identity took over the unverified account holding its email.
+    AccountTakenOver,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 19] = [
+    pub const ALL: [SecurityEventKind; 22] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -215,6 +226,9 @@ impl SecurityEventKind {
         SecurityEventKind::TwoFactorFailed,
         SecurityEventKind::BackupCodeUsed,
         SecurityEventKind::BackupCodesRegenerated,
+        SecurityEventKind::IdentityLinked,
+        SecurityEventKind::IdentityUnlinked,
+        SecurityEventKind::AccountTakenOver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -238,6 +252,9 @@ impl SecurityEventKind {
             SecurityEventKind::TwoFactorFailed => "two_factor_failed",
             SecurityEventKind::BackupCodeUsed => "backup_code_used",
             SecurityEventKind::BackupCodesRegenerated => "backup_codes_regenerated",
+            SecurityEventKind::IdentityLinked => "identity_linked",
+            SecurityEventKind::IdentityUnlinked => "identity_unlinked",
+            SecurityEventKind::AccountTakenOver => "account_taken_over",
         }
     }
 
@@ -260,6 +277,9 @@ pub struct EventDetails {
     pub presented_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_generation: Option<i64>,
+    /// The social-login provider of a sign-up, link, unlink or takeover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// Why a login failed, as far as the log may say.
@@ -387,6 +407,7 @@ pub trait Store:
     + OutboxStore
     + PaymentStore
     + MfaStore
+    + IdentityStore
     + RetentionStore
     + Send
     + Sync

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::StoreResult;
 
 /// What goes: refresh tokens of sessions revoked or expired by `now`, email-link tokens and
-/// second-factor login challenges used or expired by `now`, delivered emails, idempotency keys created before `idempotency_before`,
+/// second-factor login challenges, social sign-in flows and exchange codes used or expired by
+/// `now`, delivered emails, idempotency keys created before `idempotency_before`,
 /// security events before `events_before`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneCutoffs {
@@ -21,6 +22,8 @@ pub struct PruneReport {
     pub refresh_tokens: u64,
     pub link_tokens: u64,
     pub mfa_challenges: u64,
+    pub oauth_flows: u64,
+    pub exchange_codes: u64,
     pub idempotency_keys: u64,
     pub delivered_emails: u64,
     pub security_events: u64,

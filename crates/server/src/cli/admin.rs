@@ -125,11 +125,13 @@ pub async fn prune(config: &Config) -> anyhow::Result<()> {
         bail!("another instance is pruning right now; nothing was done");
     };
     println!(
-        "pruned {} refresh tokens of ended sessions, {} used or expired email-link tokens, {} used or expired second-factor challenges, {} delivered emails, \
+        "pruned {} refresh tokens of ended sessions, {} used or expired email-link tokens, {} used or expired second-factor challenges, {} used or expired social sign-in flows and {} exchange codes, {} delivered emails, \
          {} idempotency keys older than {} days, {} security events older than {} days; the ledger is kept whole",
         report.refresh_tokens,
         report.link_tokens,
         report.mfa_challenges,
+        report.oauth_flows,
+        report.exchange_codes,
         report.delivered_emails,
         report.idempotency_keys,
         config.retention.idempotency_days,

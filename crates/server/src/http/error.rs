@@ -131,6 +131,36 @@ impl From<Error> for ApiError {
                 ErrorCode::TwoFactorNotSetUp,
                 "Set up two-factor authentication first",
             ),
+            Error::InvalidOAuthState => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidOauthState,
+                "Unknown, used or expired sign-in state; start the sign-in again",
+            ),
+            Error::InvalidExchangeCode => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidExchangeCode,
+                "Invalid or expired exchange code",
+            ),
+            Error::EmailInUse => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::EmailInUse,
+                "An account uses this email; sign in to it and link the provider",
+            ),
+            Error::IdentityInUse => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::IdentityInUse,
+                "This provider account is linked to another account",
+            ),
+            Error::LastSignInMethod => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::LastSignInMethod,
+                "This is the account's last way to sign in; set a password first",
+            ),
+            Error::EmailNotProvided => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::EmailNotProvided,
+                "The provider gave no verified email address",
+            ),
             Error::InvalidLinkToken => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidLinkToken, "Invalid or expired link")
             }

@@ -10,6 +10,7 @@ mod discovery;
 mod docs;
 mod health;
 pub mod metrics;
+mod oauth;
 pub mod openapi;
 mod pages;
 mod purchases;
@@ -28,6 +29,7 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(auth::routes())
         .merge(account::routes())
         .merge(two_factor::routes())
+        .merge(oauth::routes())
         .merge(credits::routes())
         .merge(purchases::routes())
         .merge(discovery::routes());

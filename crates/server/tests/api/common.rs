@@ -11,7 +11,7 @@ use mana_proto::{ErrorBody, TokenResponse};
 use mana_server::app::{build_state, serve};
 use mana_server::config::Config;
 use mana_server::state::AppState;
-use mana_server::storage::Backend;
+pub use mana_server::storage::Backend;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -110,6 +110,28 @@ impl TestApp {
 
     /// On a backend the test prepared itself.
     pub async fn spawn_on(backend: Backend, overrides: &[(&str, &str)], keys: Option<KeyRing>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn_listening(listener, backend, overrides, keys).await
+    }
+
+    /// With `PUBLIC_URL` its own address (unless `overrides` names another), as social
+    /// sign-in's callback needs: the provider sends the browser there.
+    pub async fn spawn_public(backend: Backend, overrides: &[(&str, &str)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut overrides = overrides.to_vec();
+        if !overrides.iter().any(|(name, _)| *name == "PUBLIC_URL") {
+            overrides.push(("PUBLIC_URL", base.as_str()));
+        }
+        Self::spawn_listening(listener, backend, &overrides, None).await
+    }
+
+    async fn spawn_listening(
+        listener: TcpListener,
+        backend: Backend,
+        overrides: &[(&str, &str)],
+        keys: Option<KeyRing>,
+    ) -> Self {
         let config = test_config(overrides);
         let keys = keys.unwrap_or_else(|| {
             let now = chrono::Utc::now().timestamp();
@@ -117,7 +139,6 @@ impl TestApp {
         });
         let clock = Arc::new(ManualClock::starting_now());
         let state = build_state(&config, backend, keys, clock.clone()).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();
@@ -234,6 +255,17 @@ impl TestApp {
 pub async fn mailbox(app: &TestApp) -> Vec<mana_core::store::OutboxMessage> {
     let now = app.state.auth().clock().now();
     app.state.auth().store().claim_outbox(now, now + Duration::hours(1), 100).await.unwrap()
+}
+
+/// Waits for the message to `to` that work after an answer queues.
+pub async fn message_to(app: &TestApp, to: &str) -> mana_core::store::OutboxMessage {
+    for _ in 0..200 {
+        if let Some(message) = mailbox(app).await.into_iter().find(|m| m.to == to) {
+            return message;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no message to {to}");
 }
 
 /// The token in the message's link.

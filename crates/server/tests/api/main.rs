@@ -5,6 +5,8 @@
 
 mod account;
 mod common;
+#[path = "../support/oidc.rs"]
+mod oidc;
 mod redis_server;
 #[path = "../support/stripe.rs"]
 mod stripe_stand_in;
@@ -27,6 +29,7 @@ mod rate_limits_redis;
 mod recovery;
 mod refresh;
 mod register;
+mod social;
 mod token_attacks;
 mod two_factor;
 mod validate;

@@ -4,25 +4,13 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use mana_core::store::OutboxMessage;
 use mana_proto::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{PASSWORD, TestApp, expect_error, link_token, mailbox};
+use crate::common::{PASSWORD, TestApp, expect_error, link_token, mailbox, message_to};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-/// Waits for the message to `to` that work after an answer queues.
-async fn message_to(app: &TestApp, to: &str) -> OutboxMessage {
-    for _ in 0..200 {
-        if let Some(message) = mailbox(app).await.into_iter().find(|m| m.to == to) {
-            return message;
-        }
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-    panic!("no message to {to}");
-}
 
 async fn email_verified(app: &TestApp, email: &str) -> bool {
     let email = mana_core::email::Email::parse(email).unwrap();
