@@ -12,7 +12,10 @@ use mana_core::tokens::KeyAlgorithm;
 
 use crate::http::client_ip::TrustedProxies;
 use crate::http::security::CorsOrigins;
-use crate::oauth::{OAuthSettings, OpenIdSettings, ProviderSettings};
+use crate::oauth::{
+    APPLE_ISSUER, AppleSettings, GITHUB_API_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GitHubEndpoints,
+    GitHubSettings, OAuthSettings, OpenIdSettings, ProviderSettings,
+};
 use crate::ratelimit::{RateLimitSettings, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +424,8 @@ fn oauth_settings(r: &mut Reader<'_>, require_https: bool) -> OAuthSettings {
         let prefix = name.to_ascii_uppercase().replace('-', "_");
         openid.push(openid_settings(r, &name, &prefix, None, require_https));
     }
+    let github = r.raw("OAUTH_GITHUB_CLIENT_ID").is_some().then(|| github_settings(r, require_https));
+    let apple = r.raw("OAUTH_APPLE_CLIENT_ID").is_some().then(|| apple_settings(r, require_https));
     let redirect_allowlist = r.parsed("OAUTH_REDIRECT_ALLOWLIST", Vec::new(), |v| {
         let entries: Vec<String> = v.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
         match entries.iter().find(|entry| reqwest::Url::parse(entry.trim_end_matches('*')).is_err()) {
@@ -428,13 +433,76 @@ fn oauth_settings(r: &mut Reader<'_>, require_https: bool) -> OAuthSettings {
             None => Ok(entries),
         }
     });
-    if !openid.is_empty() && redirect_allowlist.is_empty() {
+    if (!openid.is_empty() || github.is_some() || apple.is_some()) && redirect_allowlist.is_empty() {
         r.problems.push(
             "OAUTH_REDIRECT_ALLOWLIST: is required with a social-login provider (where sign-ins may return to)".into(),
         );
     }
     let timeout = std::time::Duration::from_secs(r.integer("OAUTH_TIMEOUT_SECONDS", 10, 1, 60) as u64);
-    OAuthSettings { openid, redirect_allowlist, timeout }
+    OAuthSettings { openid, github, apple, redirect_allowlist, timeout }
+}
+
+/// A provider URL: https, or http where https is not required.
+fn provider_url(v: &str, require_https: bool) -> Result<String, String> {
+    match reqwest::Url::parse(v) {
+        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && !require_https) => {
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        Ok(_) if require_https => Err(format!("must be an https URL in production (got {v:?})")),
+        _ => Err(format!("must be an http(s) URL (got {v:?})")),
+    }
+}
+
+/// The value of a variable a provider cannot do without, or a problem naming it.
+fn required_for(r: &mut Reader<'_>, variable: &str, provider: &str, what: &str) -> String {
+    let value = r.raw(variable);
+    if value.is_none() {
+        r.problems.push(format!("{variable}: is required for the {provider} provider ({what})"));
+    }
+    value.unwrap_or_default()
+}
+
+fn native_client_ids(r: &Reader<'_>, variable: &str) -> Vec<String> {
+    r.raw(variable)
+        .map(|v| v.split(',').map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// `OAUTH_GITHUB_*`.
+fn github_settings(r: &mut Reader<'_>, require_https: bool) -> GitHubSettings {
+    let mut url = |name: &str, default: &str| r.parsed(name, default.to_owned(), |v| provider_url(v, require_https));
+    let endpoints = GitHubEndpoints {
+        authorize_url: url("OAUTH_GITHUB_AUTHORIZE_URL", GITHUB_AUTHORIZE_URL),
+        token_url: url("OAUTH_GITHUB_TOKEN_URL", GITHUB_TOKEN_URL),
+        api_url: url("OAUTH_GITHUB_API_URL", GITHUB_API_URL),
+    };
+    let client_id = required_for(r, "OAUTH_GITHUB_CLIENT_ID", "github", "its client id");
+    let client_secret = required_for(r, "OAUTH_GITHUB_CLIENT_SECRET", "github", "its client secret");
+    let provider = ProviderSettings {
+        name: "github".into(),
+        client_id,
+        client_secret,
+        native_client_ids: Vec::new(),
+        require_https,
+    };
+    GitHubSettings { provider, endpoints }
+}
+
+/// `OAUTH_APPLE_*`.
+fn apple_settings(r: &mut Reader<'_>, require_https: bool) -> AppleSettings {
+    let issuer = r.parsed("OAUTH_APPLE_ISSUER", APPLE_ISSUER.to_owned(), |v| provider_url(v, require_https));
+    let client_id = required_for(r, "OAUTH_APPLE_CLIENT_ID", "apple", "the Services ID");
+    let team_id = required_for(r, "OAUTH_APPLE_TEAM_ID", "apple", "the developer team's id");
+    let key_id = required_for(r, "OAUTH_APPLE_KEY_ID", "apple", "the id of the Sign in with Apple key");
+    let private_key_file = required_for(r, "OAUTH_APPLE_PRIVATE_KEY_FILE", "apple", "the key's .p8 file");
+    let provider = ProviderSettings {
+        name: "apple".into(),
+        client_id,
+        client_secret: String::new(),
+        native_client_ids: native_client_ids(r, "OAUTH_APPLE_NATIVE_CLIENT_IDS"),
+        require_https,
+    };
+    AppleSettings { provider, issuer, team_id, key_id, private_key_file: PathBuf::from(private_key_file) }
 }
 
 /// `OAUTH_{prefix}_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_NATIVE_CLIENT_IDS`.
@@ -446,29 +514,14 @@ fn openid_settings(
     require_https: bool,
 ) -> OpenIdSettings {
     let var = |suffix: &str| format!("OAUTH_{prefix}_{suffix}");
-    let issuer = r.parsed(&var("ISSUER"), default_issuer.map(str::to_owned), |v| match reqwest::Url::parse(v) {
-        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && !require_https) => {
-            Ok(Some(v.trim_end_matches('/').to_owned()))
-        }
-        Ok(_) if require_https => Err(format!("must be an https URL in production (got {v:?})")),
-        _ => Err(format!("must be an http(s) URL (got {v:?})")),
-    });
-    let mut required = |suffix: &str, what: &str| {
-        let value = r.raw(&var(suffix));
-        if value.is_none() {
-            r.problems.push(format!("{}: is required for the {name} provider ({what})", var(suffix)));
-        }
-        value.unwrap_or_default()
-    };
-    let client_id = required("CLIENT_ID", "its client id");
-    let client_secret = required("CLIENT_SECRET", "its client secret");
+    let issuer =
+        r.parsed(&var("ISSUER"), default_issuer.map(str::to_owned), |v| provider_url(v, require_https).map(Some));
+    let client_id = required_for(r, &var("CLIENT_ID"), name, "its client id");
+    let client_secret = required_for(r, &var("CLIENT_SECRET"), name, "its client secret");
     if issuer.is_none() {
         r.problems.push(format!("{}: is required for the {name} provider (its issuer URL)", var("ISSUER")));
     }
-    let native_client_ids = r
-        .raw(&var("NATIVE_CLIENT_IDS"))
-        .map(|v| v.split(',').map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect())
-        .unwrap_or_default();
+    let native_client_ids = native_client_ids(r, &var("NATIVE_CLIENT_IDS"));
     OpenIdSettings {
         provider: ProviderSettings {
             name: name.to_owned(),
@@ -864,6 +917,32 @@ mod tests {
         ];
         let production = load(&plain).unwrap_err().to_string();
         assert!(production.contains("OAUTH_GOOGLE_ISSUER") && production.contains("https"), "{production}");
+        let partial = load(&[
+            ("OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("OAUTH_APPLE_CLIENT_ID", "com.example.web"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example/"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for variable in
+            ["OAUTH_GITHUB_CLIENT_SECRET", "OAUTH_APPLE_TEAM_ID", "OAUTH_APPLE_KEY_ID", "OAUTH_APPLE_PRIVATE_KEY_FILE"]
+        {
+            assert!(partial.contains(variable), "{partial}");
+        }
+        let both = load(&[
+            ("OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("OAUTH_GITHUB_CLIENT_SECRET", "gh-topsecret"),
+            ("OAUTH_APPLE_CLIENT_ID", "com.example.web"),
+            ("OAUTH_APPLE_TEAM_ID", "TEAM"),
+            ("OAUTH_APPLE_KEY_ID", "KEY"),
+            ("OAUTH_APPLE_PRIVATE_KEY_FILE", "/secrets/apple.p8"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example/"),
+        ])
+        .unwrap();
+        let github = both.oauth.github.as_ref().unwrap();
+        assert_eq!(github.endpoints.api_url, "https://api.github.com");
+        assert_eq!(both.oauth.apple.as_ref().unwrap().issuer, "https://appleid.apple.com");
+        assert!(!format!("{:?}", both.oauth).contains("gh-topsecret"));
         let bad_list = load(&[("OAUTH_REDIRECT_ALLOWLIST", "not a url")]).unwrap_err().to_string();
         assert!(bad_list.contains("OAUTH_REDIRECT_ALLOWLIST"), "{bad_list}");
     }

@@ -2,18 +2,27 @@
 //! token checks, and the allow-list of where a finished web sign-in may send the browser. What
 //! an identity signs in to is the domain's (`mana_core::auth::social`).
 
+mod apple;
+mod github;
 mod http;
 mod id_token;
 mod jwks;
 mod openid;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use mana_core::auth::FlowStart;
+use mana_core::store::{OAuthFlow, ProviderIdentity};
+
+pub use apple::AppleClientSecret;
+pub use github::{GITHUB_API_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GitHubEndpoints, GitHubProvider};
 pub use http::{ProviderError, ProviderHttp};
 pub use id_token::IdTokenRejection;
-pub use openid::OpenIdProvider;
+pub use openid::{ClientSecret, Dialect, OpenIdProvider};
 
 /// How a provider failed a sign-in.
 #[derive(Debug, thiserror::Error)]
@@ -74,18 +83,85 @@ pub struct OpenIdSettings {
     pub issuer: String,
 }
 
+/// GitHub (`OAUTH_GITHUB_*`).
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    pub provider: ProviderSettings,
+    pub endpoints: GitHubEndpoints,
+}
+
+/// Sign in with Apple (`OAUTH_APPLE_*`): an OpenID provider whose client secret is made from
+/// the team's `.p8` key.
+#[derive(Debug, Clone)]
+pub struct AppleSettings {
+    /// `client_secret` is unused: it is made from the key.
+    pub provider: ProviderSettings,
+    pub issuer: String,
+    pub team_id: String,
+    pub key_id: String,
+    pub private_key_file: PathBuf,
+}
+
+pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
+
 /// Everything `OAUTH_*` configures.
 #[derive(Debug, Clone, Default)]
 pub struct OAuthSettings {
     pub openid: Vec<OpenIdSettings>,
+    pub github: Option<GitHubSettings>,
+    pub apple: Option<AppleSettings>,
     /// `OAUTH_REDIRECT_ALLOWLIST`: exact URLs, or prefixes written with a trailing `*`.
     pub redirect_allowlist: Vec<String>,
     pub timeout: Duration,
 }
 
+/// A configured provider.
+#[derive(Clone)]
+pub enum Provider {
+    OpenId(Arc<OpenIdProvider>),
+    GitHub(Arc<GitHubProvider>),
+}
+
+impl Provider {
+    pub async fn authorization_url(
+        &self,
+        start: &FlowStart,
+        redirect_uri: &str,
+    ) -> Result<reqwest::Url, ProviderFailure> {
+        match self {
+            Provider::OpenId(provider) => provider.authorization_url(start, redirect_uri).await,
+            Provider::GitHub(provider) => provider.authorization_url(start, redirect_uri),
+        }
+    }
+
+    /// The issuer a callback's `iss` (RFC 9207) must name, for providers that send one.
+    pub fn issuer(&self) -> Option<&str> {
+        match self {
+            Provider::OpenId(provider) => Some(provider.issuer()),
+            Provider::GitHub(_) => None,
+        }
+    }
+
+    /// Trades the callback's code for the identity, with the flow's PKCE verifier and nonce.
+    pub async fn finish(
+        &self,
+        code: &str,
+        flow: &OAuthFlow,
+        redirect_uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ProviderIdentity, ProviderFailure> {
+        match self {
+            Provider::OpenId(provider) => {
+                provider.finish(code, &flow.code_verifier, &flow.nonce, redirect_uri, now).await
+            }
+            Provider::GitHub(provider) => provider.finish(code, &flow.code_verifier, redirect_uri).await,
+        }
+    }
+}
+
 /// The configured providers, by name, and where sign-ins may return to.
 pub struct OAuthProviders {
-    openid: BTreeMap<String, Arc<OpenIdProvider>>,
+    providers: BTreeMap<String, Provider>,
     redirect_allowlist: Vec<String>,
     public_url: String,
 }
@@ -93,27 +169,43 @@ pub struct OAuthProviders {
 impl OAuthProviders {
     pub fn new(settings: &OAuthSettings, public_url: &str) -> anyhow::Result<Self> {
         let http = ProviderHttp::new(settings.timeout)?;
-        let openid = settings
-            .openid
-            .iter()
-            .map(|p| {
-                let provider = OpenIdProvider::new(p.provider.clone(), p.issuer.clone(), http.clone());
-                (p.provider.name.clone(), Arc::new(provider))
-            })
-            .collect();
+        let mut providers = BTreeMap::new();
+        for p in &settings.openid {
+            let dialect = Dialect { secret: ClientSecret::Static(p.provider.client_secret.clone()), apple: false };
+            let provider = OpenIdProvider::new(p.provider.clone(), dialect, p.issuer.clone(), http.clone());
+            providers.insert(p.provider.name.clone(), Provider::OpenId(Arc::new(provider)));
+        }
+        if let Some(github) = &settings.github {
+            let provider = GitHubProvider::new(github.provider.clone(), github.endpoints.clone(), http.clone());
+            providers.insert(github.provider.name.clone(), Provider::GitHub(Arc::new(provider)));
+        }
+        if let Some(apple) = &settings.apple {
+            let pem = std::fs::read_to_string(&apple.private_key_file).map_err(|error| {
+                anyhow::anyhow!(
+                    "OAUTH_APPLE_PRIVATE_KEY_FILE {} cannot be read: {error}",
+                    apple.private_key_file.display()
+                )
+            })?;
+            let secret = AppleClientSecret::new(
+                apple.team_id.clone(),
+                apple.key_id.clone(),
+                apple.provider.client_id.clone(),
+                apple.issuer.clone(),
+                &pem,
+            )?;
+            let dialect = Dialect { secret: ClientSecret::Apple(secret), apple: true };
+            let provider = OpenIdProvider::new(apple.provider.clone(), dialect, apple.issuer.clone(), http.clone());
+            providers.insert(apple.provider.name.clone(), Provider::OpenId(Arc::new(provider)));
+        }
         Ok(Self {
-            openid,
+            providers,
             redirect_allowlist: settings.redirect_allowlist.clone(),
             public_url: public_url.trim_end_matches('/').to_owned(),
         })
     }
 
-    pub fn openid(&self, name: &str) -> Option<Arc<OpenIdProvider>> {
-        self.openid.get(name).cloned()
-    }
-
-    pub fn names(&self) -> Vec<&str> {
-        self.openid.keys().map(String::as_str).collect()
+    pub fn get(&self, name: &str) -> Option<Provider> {
+        self.providers.get(name).cloned()
     }
 
     /// The callback URL registered with the provider.
@@ -158,6 +250,28 @@ mod tests {
         assert!(!redirect_allowed(&[], "https://app.example.com/auth/done"), "an empty list allows nothing");
         let wide = ["https://app.example.com/*".to_owned()];
         assert!(!redirect_allowed(&wide, "https://user:pw@app.example.com/"), "no credentials");
+    }
+
+    #[test]
+    fn an_apple_key_file_that_cannot_be_read_stops_the_start_with_its_name() {
+        let provider = ProviderSettings {
+            name: "apple".into(),
+            client_id: "com.example.web".into(),
+            client_secret: String::new(),
+            native_client_ids: vec![],
+            require_https: false,
+        };
+        let apple = AppleSettings {
+            provider,
+            issuer: APPLE_ISSUER.into(),
+            team_id: "T".into(),
+            key_id: "K".into(),
+            private_key_file: "/nonexistent/apple.p8".into(),
+        };
+        let settings =
+            OAuthSettings { apple: Some(apple), timeout: Duration::from_secs(1), ..OAuthSettings::default() };
+        let error = OAuthProviders::new(&settings, "http://localhost").err().expect("refused").to_string();
+        assert!(error.contains("OAUTH_APPLE_PRIVATE_KEY_FILE"), "{error}");
     }
 
     #[test]

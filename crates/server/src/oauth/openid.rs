@@ -8,10 +8,27 @@ use reqwest::Url;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::apple::AppleClientSecret;
 use super::http::{ProviderError, ProviderHttp};
 use super::id_token::{self, Expectations, IdTokenClaims, NonceCheck};
 use super::jwks::JwksCache;
 use super::{ProviderFailure, ProviderSettings};
+
+/// How the provider's token endpoint knows us.
+pub enum ClientSecret {
+    /// `OAUTH_<NAME>_CLIENT_SECRET`.
+    Static(String),
+    /// Apple's: a JWT signed with the team's key.
+    Apple(AppleClientSecret),
+}
+
+/// What differs between OpenID providers: the client secret, and Apple's ways.
+pub struct Dialect {
+    pub secret: ClientSecret,
+    /// Apple: the answer is posted to the callback (required for the `name` and `email`
+    /// scopes), and the scopes are `name email`.
+    pub apple: bool,
+}
 
 /// The endpoints discovery names (OpenID Connect Discovery 1.0 §3).
 struct Endpoints {
@@ -22,6 +39,7 @@ struct Endpoints {
 
 pub struct OpenIdProvider {
     settings: ProviderSettings,
+    dialect: Dialect,
     issuer: String,
     http: ProviderHttp,
     /// Discovered once, when first needed; a failed discovery is tried again next time.
@@ -29,8 +47,8 @@ pub struct OpenIdProvider {
 }
 
 impl OpenIdProvider {
-    pub fn new(settings: ProviderSettings, issuer: String, http: ProviderHttp) -> Self {
-        Self { settings, issuer, http, endpoints: OnceCell::new() }
+    pub fn new(settings: ProviderSettings, dialect: Dialect, issuer: String, http: ProviderHttp) -> Self {
+        Self { settings, dialect, issuer, http, endpoints: OnceCell::new() }
     }
 
     async fn endpoints(&self) -> Result<&Endpoints, ProviderFailure> {
@@ -69,11 +87,14 @@ impl OpenIdProvider {
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.settings.client_id)
             .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", "openid email profile")
+            .append_pair("scope", if self.dialect.apple { "openid name email" } else { "openid email profile" })
             .append_pair("state", &start.state)
             .append_pair("nonce", &start.nonce)
             .append_pair("code_challenge", &start.code_challenge)
             .append_pair("code_challenge_method", "S256");
+        if self.dialect.apple {
+            url.query_pairs_mut().append_pair("response_mode", "form_post");
+        }
         Ok(url)
     }
 
@@ -87,7 +108,11 @@ impl OpenIdProvider {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<ProviderIdentity, ProviderFailure> {
         let endpoints = self.endpoints().await?;
-        let secret = self.settings.client_secret.as_str();
+        let secret = match &self.dialect.secret {
+            ClientSecret::Static(secret) => secret.clone(),
+            ClientSecret::Apple(apple) => apple.at(now).map_err(|error| malformed(format!("{error:#}")))?,
+        };
+        let secret = secret.as_str();
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::http::client_ip::ClientIp;
 use crate::http::{ApiError, AuthUser, Client, JsonBody, QueryParams};
-use crate::oauth::{OpenIdProvider, ProviderFailure};
+use crate::oauth::{Provider, ProviderFailure};
 use crate::ratelimit::{Budget, ip_key};
 use crate::state::AppState;
 
@@ -36,8 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The longest ID token, exchange code or state read (real ones are far shorter).
 const TOKEN_MAX_CHARS: usize = 8 * 1024;
 
-fn provider(state: &AppState, name: &str) -> Result<std::sync::Arc<OpenIdProvider>, ApiError> {
-    state.oauth().openid(name).ok_or_else(|| Error::NotFound.into())
+fn provider(state: &AppState, name: &str) -> Result<Provider, ApiError> {
+    state.oauth().get(name).ok_or_else(|| Error::NotFound.into())
 }
 
 fn check_redirect(state: &AppState, redirect_to: &str) -> Result<(), ApiError> {
@@ -159,7 +159,7 @@ async fn finish_callback(
 /// The provider's answer checked, the identity signed in or linked: the query pair to return.
 async fn complete(
     state: &AppState,
-    provider: &OpenIdProvider,
+    provider: &Provider,
     name: &str,
     flow: &OAuthFlow,
     params: CallbackParams,
@@ -173,23 +173,37 @@ async fn complete(
         ));
     }
     // RFC 9207: an answer that names another issuer was meant for another flow.
-    if params.iss.as_deref().is_some_and(|iss| iss != provider.issuer()) {
+    if let (Some(iss), Some(issuer)) = (params.iss.as_deref(), provider.issuer())
+        && iss != issuer
+    {
         return Err(Error::InvalidOAuthState.into());
     }
     let code = params.code.filter(|c| !c.is_empty() && c.len() <= TOKEN_MAX_CHARS);
     let code = code.ok_or_else(|| Error::invalid_field("code", "the provider sent no code"))?;
     let auth = state.auth();
     let callback = state.oauth().callback_url(name);
-    let identity = provider
-        .finish(&code, &flow.code_verifier, &flow.nonce, &callback, auth.clock().now())
+    let mut identity = provider
+        .finish(&code, flow, &callback, auth.clock().now())
         .await
         .map_err(|failure| provider_failure(name, failure))?;
+    if identity.name.is_none() {
+        identity.name = params.user.as_deref().and_then(apple_user_name);
+    }
     if let Some(user) = flow.link_user {
         auth.link_identity(user, &identity, client).await?;
         return Ok(("linked", name.to_owned()));
     }
     let (user, _) = auth.resolve_identity(&identity, client).await?;
     Ok(("code", auth.issue_exchange_code(user.id, name).await?))
+}
+
+/// The name in Apple's `user` form field (`{"name":{"firstName":…,"lastName":…}}`), which Apple
+/// sends on the first authorization only and never puts in the ID token.
+fn apple_user_name(user: &str) -> Option<String> {
+    let user: serde_json::Value = serde_json::from_str(user).ok()?;
+    let part = |key: &str| user["name"][key].as_str().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+    let name = [part("firstName"), part("lastName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    (!name.is_empty()).then_some(name)
 }
 
 /// `url` with `pairs` added to its query; the URL was checked against the allow-list when the
@@ -251,7 +265,11 @@ async fn id_token(
     Client(client): Client,
     JsonBody(body): JsonBody<IdTokenRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let provider = provider(&state, &name)?;
+    let Provider::OpenId(provider) = provider(&state, &name)? else {
+        return Err(
+            Error::invalid_field("idToken", format!("{name} has no ID tokens; sign in with the web flow")).into()
+        );
+    };
     state.limiter().check(Budget::Login, &ip_key(ip)).await.map_err(ApiError::rate_limited)?;
     if body.id_token.trim().is_empty() {
         return Err(Error::invalid_field("idToken", "is required").into());
@@ -319,4 +337,18 @@ async fn unlink(
 ) -> Result<Json<MessageResponse>, ApiError> {
     state.auth().unlink_identity(caller.user_id, &name, &client).await?;
     Ok(Json(MessageResponse { message: format!("{name} is no longer linked to this account") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apples_user_field_gives_the_name_once_it_is_there() {
+        let user = r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"ada@privaterelay.appleid.com"}"#;
+        assert_eq!(apple_user_name(user).as_deref(), Some("Ada Lovelace"));
+        assert_eq!(apple_user_name(r#"{"name":{"firstName":"Ada"}}"#).as_deref(), Some("Ada"));
+        assert_eq!(apple_user_name(r#"{"name":{}}"#), None);
+        assert_eq!(apple_user_name("not json"), None);
+    }
 }

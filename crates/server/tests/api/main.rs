@@ -7,6 +7,8 @@ mod account;
 mod common;
 #[path = "../support/oidc.rs"]
 mod oidc;
+#[path = "../support/providers.rs"]
+mod providers;
 mod redis_server;
 #[path = "../support/stripe.rs"]
 mod stripe_stand_in;
@@ -30,6 +32,7 @@ mod recovery;
 mod refresh;
 mod register;
 mod social;
+mod social_providers;
 mod token_attacks;
 mod two_factor;
 mod validate;

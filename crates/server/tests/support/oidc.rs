@@ -151,7 +151,7 @@ impl Browser {
     /// first URL it is sent to that begins with `stop_at`.
     pub async fn sign_in(&mut self, start: &str, login: &str, stop_at: &str) -> Url {
         let mut url = Url::parse(start).unwrap();
-        let mut form: Option<Vec<(&str, String)>> = None;
+        let mut form: Option<Vec<(String, String)>> = None;
         for _ in 0..20 {
             if url.as_str().starts_with(stop_at) {
                 return url;
@@ -174,19 +174,71 @@ impl Browser {
             let status = response.status();
             let page = response.text().await.unwrap();
             assert!(status.is_success(), "{status} at {url}: {page}");
-            // The page is its own form's target: the login form, or the consent form.
-            form = Some(if page.contains(r#"name="prompt" value="login""#) {
-                vec![("prompt", "login".into()), ("login", login.into()), ("password", "any".into())]
-            } else if page.contains(r#"name="prompt" value="consent""#) {
-                vec![("prompt", "consent".into())]
-            } else {
-                panic!("an unexpected page at {url}: {page}");
-            });
+            // The login form, the consent form, or a page that posts itself on (Apple's form_post).
+            let (action, hidden) = page_form(&page).unwrap_or_else(|| panic!("no form at {url}: {page}"));
+            url = url.join(&action).unwrap();
+            let asks_login = hidden.iter().any(|(name, value)| name == "prompt" && value == "login");
+            let mut fields = hidden;
+            if asks_login {
+                fields.push(("login".into(), login.into()));
+                fields.push(("password".into(), "any".into()));
+            }
+            form = Some(fields);
         }
         panic!("the sign-in did not reach {stop_at}");
     }
 
+    /// The cookies the browser holds, as a `Cookie` header.
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
     }
+}
+
+/// The first form of a page: its `action` (empty: the page itself) and its hidden inputs.
+fn page_form(page: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = &page[page.find("<form")?..];
+    let action = attribute(&form[..form.find('>')?], "action").unwrap_or_default();
+    let mut hidden = Vec::new();
+    let mut rest = form;
+    while let Some(start) = rest.find("<input") {
+        let tag = &rest[start..start + rest[start..].find('>')?];
+        if attribute(tag, "type").as_deref() == Some("hidden")
+            && let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value"))
+        {
+            hidden.push((name, value));
+        }
+        rest = &rest[start + tag.len()..];
+    }
+    Some((action, hidden))
+}
+
+/// An attribute's value in a tag, with the HTML entities the pages use decoded.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let value = &tag[start..start + tag[start..].find('"')?];
+    Some(unescape(value))
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let Some(end) = rest[at..].find(';') else { break };
+        let entity = &rest[at + 1..at + end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            _ => entity.strip_prefix('#').and_then(|n| n.parse::<u32>().ok()).and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[at..at + end + 1]),
+        }
+        rest = &rest[at + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
