@@ -18,7 +18,8 @@
 //   POST /_standin/clients  {client_id, client_secret?, redirect_uris, team_id?, key_id?, public_key_pem?}
 //   POST /_standin/accounts {login, id?, name?, emails?: [{email, primary, verified}],
 //                            email?, email_verified?, is_private_email?, first_name?, last_name?}
-//   GET  /_standin/requests  what the token endpoints were sent (without secrets)
+//   GET  /_standin/requests  what the token endpoints were sent (without secrets), and key fetches
+//   POST /_standin/apple/rotate  Apple signs with a new key from now on
 //
 // Sign in on its page by typing an account's login. It prints "listening on http://127.0.0.1:PORT".
 
@@ -35,8 +36,9 @@ const tokens = new Map();
 const appleAuthorized = new Set(); // (client, account) pairs that already got the `user` JSON
 const requests = [];
 
-const appleKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const appleKid = `standin-${randomBytes(4).toString('hex')}`;
+// Apple's signing key; POST /_standin/apple/rotate replaces it (the old one is no longer published).
+let appleKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+let appleKid = `standin-${randomBytes(4).toString('hex')}`;
 
 const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
 const random = () => randomBytes(24).toString('base64url');
@@ -221,6 +223,7 @@ async function appleToken(request, response, issuer) {
 }
 
 function appleKeys(response) {
+  requests.push({ endpoint: 'apple_keys', kid: appleKid });
   const jwk = appleKey.publicKey.export({ format: 'jwk' });
   json(response, 200, { keys: [{ kty: 'RSA', kid: appleKid, use: 'sig', alg: 'RS256', n: jwk.n, e: jwk.e }] });
 }
@@ -246,6 +249,11 @@ async function route(request, response) {
     return response.writeHead(204).end();
   }
   if (path === '/_standin/requests') return json(response, 200, requests);
+  if (path === '/_standin/apple/rotate' && request.method === 'POST') {
+    appleKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    appleKid = `standin-${randomBytes(4).toString('hex')}`;
+    return response.writeHead(204).end();
+  }
   if (path === '/login/oauth/authorize') return githubAuthorize(request, response, url);
   if (path === '/login/oauth/access_token' && request.method === 'POST') return githubToken(request, response);
   if (path.startsWith('/api/') && request.method === 'GET') return githubApi(request, response, path);

@@ -1,6 +1,8 @@
 //! A provider's signing keys (its JWKS), fetched when first needed, kept for an hour, and
-//! fetched again early when a token names a key not yet seen (the provider rotated), at most
-//! once every few seconds so that tokens with made-up key ids cannot make us hammer it.
+//! fetched again early when a token names a key not yet seen (the provider rotated). Such early
+//! fetches happen at most once every ten seconds, so that tokens with made-up key ids cannot
+//! make us hammer the provider; the first one is always allowed, so a rotation is followed at
+//! once.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -29,31 +31,40 @@ struct Fetched {
     at: Instant,
 }
 
+#[derive(Default)]
+struct Cached {
+    fetched: Option<Fetched>,
+    /// When a token's unknown key id last made us fetch early.
+    last_early_fetch: Option<Instant>,
+}
+
 pub struct JwksCache {
     uri: String,
-    fetched: Mutex<Option<Fetched>>,
+    cached: Mutex<Cached>,
 }
 
 impl JwksCache {
     pub fn new(uri: String) -> Self {
-        Self { uri, fetched: Mutex::new(None) }
+        Self { uri, cached: Mutex::new(Cached::default()) }
     }
 
     /// The key a token's header names. `Ok(None)`: the provider has no such key, even after
     /// asking it again (when the last fetch is old enough).
     pub async fn key(&self, http: &ProviderHttp, kid: Option<&str>) -> Result<Option<VerificationKey>, ProviderError> {
-        let mut fetched = self.fetched.lock().await;
-        let fresh = fetched.as_ref().is_some_and(|f| f.at.elapsed() < KEYS_TTL);
-        if fresh && let Some(key) = find(&fetched.as_ref().expect("checked").keys, kid) {
-            return Ok(Some(key));
-        }
-        let may_refetch = fetched.as_ref().is_none_or(|f| !fresh || f.at.elapsed() >= REFETCH_INTERVAL);
-        if !may_refetch {
-            return Ok(None);
+        let mut cached = self.cached.lock().await;
+        let fresh = cached.fetched.as_ref().filter(|f| f.at.elapsed() < KEYS_TTL);
+        if let Some(fetched) = fresh {
+            if let Some(key) = find(&fetched.keys, kid) {
+                return Ok(Some(key));
+            }
+            if cached.last_early_fetch.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+                return Ok(None);
+            }
+            cached.last_early_fetch = Some(Instant::now());
         }
         let keys = parse_key_set(&http.get_json(&self.uri).await?);
         let key = find(&keys, kid);
-        *fetched = Some(Fetched { keys, at: Instant::now() });
+        cached.fetched = Some(Fetched { keys, at: Instant::now() });
         Ok(key)
     }
 }

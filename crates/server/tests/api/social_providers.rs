@@ -167,3 +167,34 @@ async fn a_client_secret_signed_with_another_key_is_refused_by_apple() {
     assert_eq!(stand_in.requests().await[0]["client_secret_problem"], "bad signature");
     std::fs::remove_file(key_file).unwrap();
 }
+
+#[tokio::test]
+async fn a_rotated_provider_key_is_fetched_when_first_seen_and_made_up_ones_at_most_every_ten_seconds() {
+    let stand_in = ProviderStandIn::start().await;
+    let (key_file, public_key) = p8_key_file();
+    let app = apple(&stand_in, &key_file, &public_key).await;
+    stand_in.add_account(json!({"login": "kim", "email": "kim@example.com", "first_name": "Kim"})).await;
+    app.provider_tokens("apple", "kim").await;
+    app.provider_tokens("apple", "kim").await;
+    assert_eq!(stand_in.apple_key_fetches().await, 1, "the key set is cached");
+
+    stand_in.rotate_apple_key().await;
+    app.provider_tokens("apple", "kim").await;
+    assert_eq!(stand_in.apple_key_fetches().await, 2, "a token under a new key id fetches the set again");
+
+    // Tokens naming key ids the provider never had: refused, and the set is not fetched again
+    // for each of them (at most once every ten seconds).
+    for n in 0..5 {
+        let header = base64url(&json!({"alg": "RS256", "kid": format!("made-up-{n}")}).to_string());
+        let token = format!("{header}.{}.{}", base64url("{}"), base64url("sig"));
+        let refused = app.post("/auth/oauth/apple/id-token", json!({"idToken": token})).await;
+        expect_error(refused, StatusCode::UNAUTHORIZED, "invalid_id_token").await;
+    }
+    assert_eq!(stand_in.apple_key_fetches().await, 2, "made-up key ids within ten seconds fetch nothing");
+    std::fs::remove_file(key_file).unwrap();
+}
+
+fn base64url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}

@@ -49,6 +49,16 @@ impl ProviderStandIn {
         answer.as_array().unwrap().clone()
     }
 
+    /// Apple signs with a new key from now on, and publishes only that one.
+    pub async fn rotate_apple_key(&self) {
+        self.control("/_standin/apple/rotate", json!({})).await;
+    }
+
+    /// How often the service fetched Apple's key set.
+    pub async fn apple_key_fetches(&self) -> usize {
+        self.requests().await.iter().filter(|r| r["endpoint"] == "apple_keys").count()
+    }
+
     async fn control(&self, path: &str, body: Value) {
         let response = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 204, "{path}");
