@@ -8,7 +8,7 @@ use mana_core::store::{
 };
 use mana_core::tokens::{RefreshToken, TokenHash};
 
-use crate::{SharedStore, create_user, new_session, new_user, t0};
+use crate::{SharedStore, concurrent_successes, create_user, new_session, new_user, t0};
 
 fn identity(provider: &str, subject: &str, email: &str) -> ProviderIdentity {
     ProviderIdentity {
@@ -18,20 +18,6 @@ fn identity(provider: &str, subject: &str, email: &str) -> ProviderIdentity {
         email_verified: true,
         name: Some("Social User".into()),
     }
-}
-
-/// How many of `attempts` concurrent calls of `call` answered `true`.
-async fn concurrent_successes<F, Fut>(attempts: usize, call: F) -> usize
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..attempts).map(|_| tokio::spawn(call())).collect();
-    let mut successes = 0;
-    for task in tasks {
-        successes += usize::from(task.await.unwrap());
-    }
-    successes
 }
 
 pub async fn an_identity_is_linked_to_one_account_and_one_per_provider(store: SharedStore) {

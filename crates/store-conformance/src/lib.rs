@@ -120,6 +120,20 @@ macro_rules! conformance_suite {
 
 pub type SharedStore = Arc<dyn Store>;
 
+/// How many of `attempts` concurrent calls of `call` answered `true`.
+pub async fn concurrent_successes<F, Fut>(attempts: usize, call: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..attempts).map(|_| tokio::spawn(call())).collect();
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.unwrap());
+    }
+    successes
+}
+
 /// A fixed, microsecond-precise instant, so that values read back compare equal.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap() + Duration::microseconds(123_456)

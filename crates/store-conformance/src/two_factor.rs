@@ -7,24 +7,10 @@ use mana_core::ids::UserId;
 use mana_core::store::{MfaChallenge, NewMfaChallenge};
 use mana_core::tokens::{RefreshToken, TokenHash};
 
-use crate::{SharedStore, create_user, t0};
+use crate::{SharedStore, concurrent_successes, create_user, t0};
 
 fn code_hashes(count: u8) -> Vec<TokenHash> {
     (0..count).map(|n| TokenHash([n.wrapping_add(1); 32])).collect()
-}
-
-/// How many of `attempts` concurrent calls of `call` answered `true`.
-async fn concurrent_successes<F, Fut>(attempts: usize, call: F) -> usize
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..attempts).map(|_| tokio::spawn(call())).collect();
-    let mut successes = 0;
-    for task in tasks {
-        successes += usize::from(task.await.unwrap());
-    }
-    successes
 }
 
 pub async fn a_totp_factor_is_set_up_confirmed_and_removed_with_its_backup_codes(store: SharedStore) {
