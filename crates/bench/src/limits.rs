@@ -51,6 +51,7 @@ pub fn rs256_rates() -> anyhow::Result<(f64, f64)> {
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        locked_at: None,
     };
     let claims = tokens.claims(&user, SessionId::generate(), "j".into(), now, &["pwd".to_owned()]);
     let rate = |mut op: Box<dyn FnMut() -> bool>| {

@@ -61,6 +61,9 @@ pub enum Error {
     /// A new account needs an email and the provider gave none.
     #[error("the provider gave no email address")]
     EmailNotProvided,
+    /// An administrator locked the account; it signs in again once unlocked.
+    #[error("account locked")]
+    AccountLocked,
     #[error("invalid access token: {0}")]
     InvalidAccessToken(TokenRejection),
     /// The resource does not exist, or is not the caller's (which reads the same).

@@ -281,6 +281,12 @@ pub struct SecurityEventView {
     /// Why a login failed (`wrong_password`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The administrator who acted on the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_id: Option<String>,
+    /// The social-login provider concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// `POST /auth/change-email`.

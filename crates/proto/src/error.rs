@@ -89,6 +89,7 @@ error_codes! {
     TokenExpired = "token_expired": "The access token has expired; refresh it and retry.",
     InvalidCredentials = "invalid_credentials": "Wrong email or password (the answer does not say which).",
     InvalidRefreshToken = "invalid_refresh_token": "The refresh token is unknown, expired, revoked or was already used; sign in again.",
+    AccountLocked = "account_locked": "An administrator locked this account; it cannot sign in until it is unlocked.",
     EmailNotVerified = "email_not_verified": "The account's email address must be verified before it can sign in; follow the link in the verification email, or ask for a new one.",
     InvalidLinkToken = "invalid_link_token": "The token from an email link is malformed, unknown, already used, expired or meant for another purpose; ask for a new link.",
     InvalidMfaToken = "invalid_mfa_token": "The login's `mfaToken` is malformed, unknown, already used, expired (5 minutes) or out of attempts (5); log in again.",

@@ -7,6 +7,7 @@
 //! This crate depends on serde only, so the server, the client SDK and other services can share
 //! it and decode each other's messages exactly.
 
+mod admin;
 mod auth;
 mod credits;
 mod error;
@@ -14,6 +15,7 @@ pub mod limits;
 mod oauth;
 mod two_factor;
 
+pub use admin::*;
 pub use auth::*;
 pub use credits::*;
 pub use error::*;

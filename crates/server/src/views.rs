@@ -133,6 +133,19 @@ pub fn session_view(session: &Session, current: SessionId) -> SessionView {
     }
 }
 
+pub fn admin_user_view(user: &User) -> mana_proto::AdminUserView {
+    mana_proto::AdminUserView {
+        id: user.id.to_string(),
+        email: user.email.as_str().to_owned(),
+        name: user.name.clone(),
+        role: user.role.as_str().to_owned(),
+        email_verified: user.email_verified,
+        created_at: timestamp(user.created_at),
+        locked_at: user.locked_at.map(timestamp),
+        deleted_at: user.deleted_at.map(timestamp),
+    }
+}
+
 pub fn security_event_view(event: &SecurityEvent) -> SecurityEventView {
     SecurityEventView {
         id: event.id,
@@ -142,6 +155,8 @@ pub fn security_event_view(event: &SecurityEvent) -> SecurityEventView {
         created_at: timestamp(event.at),
         session_id: event.details.session_id.map(|id| id.to_string()),
         reason: event.details.reason.map(|reason| reason.as_str().to_owned()),
+        admin_id: event.details.admin_id.map(|id| id.to_string()),
+        provider: event.details.provider.clone(),
     }
 }
 

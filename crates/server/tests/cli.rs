@@ -40,7 +40,7 @@ fn help_explains_every_subcommand() {
     let output = run(&empty_dir(), &["--help"], &[]);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for subcommand in ["serve", "migrate", "keys", "healthcheck", "prune", "packages"] {
+    for subcommand in ["serve", "migrate", "keys", "healthcheck", "prune", "packages", "users"] {
         assert!(help.contains(subcommand), "{subcommand} missing from:\n{help}");
     }
     let keys_help = text(&run(&empty_dir(), &["keys", "generate", "--help"], &[]).stdout);
@@ -640,4 +640,30 @@ fn rotate_encryption_reseals_every_secret_under_the_new_key() {
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("cannot be opened"), "{}", text(&output.stderr));
     assert_eq!(sealed_secret_of(&url, user), sealed);
+}
+
+#[test]
+fn users_promote_and_demote_change_the_stored_role() {
+    let dir = empty_dir();
+    let url = database_with_user(&dir, "boss@example.com");
+    let env = [("DATABASE_URL", url.as_str())];
+    let role = || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let backend = mana_server::storage::Backend::open(&url, 1, false).await.unwrap();
+            let email = mana_core::email::Email::parse("boss@example.com").unwrap();
+            backend.store().find_credentials(&email).await.unwrap().unwrap().user.role
+        })
+    };
+    let promoted = run(&dir, &["users", "promote", "--email", "Boss@Example.com"], &env);
+    assert!(promoted.status.success(), "{}", text(&promoted.stderr));
+    assert!(text(&promoted.stdout).contains("boss@example.com is now admin"), "{}", text(&promoted.stdout));
+    assert_eq!(role(), mana_core::ids::Role::Admin);
+    let demoted = run(&dir, &["users", "demote", "--email", "boss@example.com"], &env);
+    assert!(demoted.status.success(), "{}", text(&demoted.stderr));
+    assert_eq!(role(), mana_core::ids::Role::User);
+    let unknown = run(&dir, &["users", "promote", "--email", "nobody@example.com"], &env);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("no active user"), "{}", text(&unknown.stderr));
+    let malformed = run(&dir, &["users", "promote", "--email", "not an address"], &env);
+    assert!(!malformed.status.success() && text(&malformed.stderr).contains("--email"), "{}", text(&malformed.stderr));
 }

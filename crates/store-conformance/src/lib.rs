@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account;
+mod admin;
 mod credits;
 mod events;
 mod identities;
@@ -17,6 +18,7 @@ mod two_factor;
 mod users;
 
 pub use account::*;
+pub use admin::*;
 pub use credits::*;
 pub use events::*;
 pub use identities::*;
@@ -102,6 +104,11 @@ macro_rules! conformance_suite {
             the_last_way_to_sign_in_cannot_be_unlinked,
             a_web_flow_is_taken_once_by_its_provider_before_it_expires,
             an_exchange_code_is_redeemed_once_before_it_expires,
+            users_are_searched_by_prefix_paged_and_ordered,
+            a_role_is_set_by_email_on_the_live_account,
+            a_lock_ends_sessions_and_refuses_new_ones_until_unlocked,
+            a_deleted_account_is_restored_unless_its_email_was_taken,
+            usage_is_summed_per_app_and_day_across_users,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

@@ -36,13 +36,14 @@ pub fn user(row: &impl SqlRow, prefix: &str) -> StoreResult<User> {
         created_at: row.time(&col("created_at"))?,
         updated_at: row.time(&col("updated_at"))?,
         deleted_at: row.opt_time(&col("deleted_at"))?,
+        locked_at: row.opt_time(&col("locked_at"))?,
     })
 }
 
 /// The columns [`user`] reads, unprefixed; a macro, so that statements can `concat!` it.
 macro_rules! user_columns {
     () => {
-        "id, email, name, role, email_verified, created_at, updated_at, deleted_at"
+        "id, email, name, role, email_verified, created_at, updated_at, deleted_at, locked_at"
     };
 }
 pub(crate) use user_columns;

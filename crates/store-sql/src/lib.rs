@@ -9,6 +9,7 @@
 //! Adding a table: its `CREATE TABLE` in each backend's migrations, its statements and decoding
 //! here, one `impl` of the store trait here.
 
+mod admin;
 mod backend;
 mod credits;
 mod decode;

@@ -17,7 +17,8 @@ use crate::statement::Statement;
 static INSERT_SESSION: Sql = Sql::new(
     "INSERT INTO auth.sessions (id, user_id, device_id, device_name, ip, user_agent, created_at,
          last_used_at, expires_at, generation, refresh_token_hash, access_jti, access_issued_at, amr)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $9, $10, $11, $12)",
+     SELECT $1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $9, $10, $11, $12
+     FROM auth.users WHERE id = $2 AND deleted_at IS NULL AND locked_at IS NULL",
 );
 static INSERT_REFRESH_TOKEN: Sql = Sql::new(
     "INSERT INTO auth.refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)",
@@ -29,7 +30,7 @@ static FIND_SESSION: Sql = Sql::new(concat!(
     session_columns!(),
     ", u.id AS u_id, u.email AS u_email, u.name AS u_name, u.role AS u_role,
        u.email_verified AS u_email_verified, u.created_at AS u_created_at,
-       u.updated_at AS u_updated_at, u.deleted_at AS u_deleted_at
+       u.updated_at AS u_updated_at, u.deleted_at AS u_deleted_at, u.locked_at AS u_locked_at
      FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id
      WHERE s.id = $1"
 ));
@@ -82,7 +83,7 @@ fn rotation_statement(sql: &'static Sql, rotation: &Rotation) -> Statement {
 
 #[async_trait]
 impl<B: Backend> SessionStore for SqlStore<B> {
-    async fn create_session(&self, new: NewSession) -> StoreResult<()> {
+    async fn create_session(&self, new: NewSession) -> StoreResult<bool> {
         let mut tx = self.backend.write().await?;
         let insert_session = Statement::new(&INSERT_SESSION)
             .id(new.id.0)
@@ -97,14 +98,20 @@ impl<B: Backend> SessionStore for SqlStore<B> {
             .text_arg(new.access_jti.as_str())
             .time(new.access_issued_at)
             .text_arg(new.amr.join(" "));
-        B::execute(&mut tx, insert_session).await?;
+        // A locked or deleted account gets no session: decided by the insert itself, so a lock
+        // committed a moment earlier is seen (and one committed later ends this session).
+        if B::execute(&mut tx, insert_session).await? == 0 {
+            B::finish(tx).await?;
+            return Ok(false);
+        }
         let insert_token = Statement::new(&INSERT_REFRESH_TOKEN)
             .bytes(new.refresh_token_hash.as_bytes())
             .id(new.id.0)
             .int(0)
             .time(new.created_at);
         B::execute(&mut tx, insert_token).await?;
-        B::finish(tx).await
+        B::finish(tx).await?;
+        Ok(true)
     }
 
     async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {

@@ -27,7 +27,7 @@ static INSERT_PASSWORD: Sql = Sql::new("INSERT INTO auth.passwords (user_id, has
 static FIND_USER: Sql = Sql::new(concat!("SELECT ", user_columns!(), " FROM auth.users WHERE id = $1"));
 static FIND_CREDENTIALS: Sql = Sql::new(
     "SELECT u.id, u.email, u.name, u.role, u.email_verified, u.created_at, u.updated_at,
-            u.deleted_at, p.hash
+            u.deleted_at, u.locked_at, p.hash
      FROM auth.users u JOIN auth.passwords p ON p.user_id = u.id
      WHERE u.email = $1 AND u.deleted_at IS NULL",
 );
@@ -74,6 +74,7 @@ pub(crate) async fn insert_user<B: Backend>(tx: &mut B::Conn, new: NewUser) -> S
         created_at: new.created_at,
         updated_at: new.created_at,
         deleted_at: None,
+        locked_at: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! checks, written once over the [`Store`] traits.
 
 mod account;
+mod admin;
 mod login;
 mod recovery;
 mod register;
@@ -25,6 +26,7 @@ use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind
 use crate::tokens::{AccessTokens, RefreshToken};
 
 pub use account::{AccountExport, Profile, WRONG_PASSWORD};
+pub use admin::AdminUserDetail;
 pub use login::LoginAttempt;
 pub use register::Registration;
 pub use social::{

@@ -42,6 +42,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            locked_at: None,
         };
         // The verification link is queued in the transaction that creates the account.
         let verification = Some(self.link_mail(&user, LinkPurpose::EmailVerification));

@@ -26,7 +26,8 @@ impl AuthService {
         let session_id = SessionId::generate();
         let access_jti = Uuid::new_v4().to_string();
         let access_issued_at = whole_seconds(now);
-        self.store
+        let created = self
+            .store
             .create_session(NewSession {
                 id: session_id,
                 user_id: user.id,
@@ -41,6 +42,14 @@ impl AuthService {
                 amr: amr.clone(),
             })
             .await?;
+        if !created {
+            let user = self.store.find_user(user.id).await?;
+            return Err(if user.is_some_and(|u| u.deleted_at.is_none() && u.locked_at.is_some()) {
+                Error::AccountLocked
+            } else {
+                Error::InvalidCredentials
+            });
+        }
         let details = EventDetails { session_id: Some(session_id), ..EventDetails::default() };
         self.record_event(Some(user.id), SecurityEventKind::LoginSuccess, client, details).await?;
         self.issue(user, session_id, access_jti, access_issued_at, refresh_token, &amr)

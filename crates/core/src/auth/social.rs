@@ -188,6 +188,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            locked_at: None,
         };
         let verification = (!identity.email_verified).then(|| self.link_mail(&user, LinkPurpose::EmailVerification));
         let new_user = NewUser {

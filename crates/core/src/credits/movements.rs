@@ -230,6 +230,20 @@ impl Movements {
         self.record(kind, &[(bucket, amount)], source, memo)
     }
 
+    /// An administrator's correction of the paid bucket: `amount` added, or taken back when
+    /// negative (never below zero).
+    pub fn adjust_paid(
+        &mut self,
+        amount: Credits,
+        source: SystemAccount,
+        memo: Memo,
+    ) -> Result<&LedgerTransaction, MovementError> {
+        if amount == Credits::ZERO {
+            return Err(MovementError::Overflow);
+        }
+        self.record(TransactionKind::Adjustment, &[(Bucket::Paid, amount)], source, memo)
+    }
+
     /// A paid purchase: `amount` credits, of which any debt is repaid first; the rest goes to
     /// the paid bucket. `source` is where they come from: `Purchases` for a payment, `Refunds`
     /// when a won dispute gives back what it took.

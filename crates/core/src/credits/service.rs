@@ -151,6 +151,100 @@ impl CreditService {
         }
     }
 
+    /// An administrator's adjustment: `amount` paid credits added (positive) or taken back
+    /// (negative, from paid credits only; `insufficient_credits` if they do not cover it), as an
+    /// `adjustment` whose description is the reason and whose metadata names the administrator.
+    /// With an idempotency key (kept apart from the user's own keys), a repeat gets the first
+    /// answer and moves nothing.
+    pub async fn adjust(
+        &self,
+        user: UserId,
+        admin: UserId,
+        amount: i64,
+        reason: &str,
+        key: Option<&str>,
+    ) -> Result<SpendReceipt> {
+        let mut errors = Vec::new();
+        if amount == 0 || !(-MAX_SPEND..=MAX_SPEND).contains(&amount) {
+            errors.push(FieldError::new(
+                "amount",
+                format!("must be a whole number from -{MAX_SPEND} to {MAX_SPEND}, not 0"),
+            ));
+        }
+        let reason = reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > DESCRIPTION_MAX_CHARS || reason.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "reason",
+                format!("is required (at most {DESCRIPTION_MAX_CHARS} printable characters)"),
+            ));
+        }
+        let key = match key {
+            None => None,
+            Some(key) => match IdempotencyKey::parse(&format!("admin:{key}")) {
+                Some(key) => Some(key),
+                None => {
+                    let most = mana_proto::limits::IDEMPOTENCY_KEY_MAX_CHARS - "admin:".len();
+                    errors.push(FieldError::new(
+                        "idempotencyKey",
+                        format!("must be 1 to {most} printable ASCII characters"),
+                    ));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let request_hash = sha256(json!({"admin": admin, "amount": amount, "reason": reason}).to_string().as_bytes());
+        let (now, policy) = (self.clock.now(), self.policy.clone());
+        let idempotency_key = key.clone();
+        let decide = move |snapshot: &CreditSnapshot| {
+            if let Some(previous) = &snapshot.idempotency {
+                let outcome = if crate::crypto::constant_time_eq(&previous.request_hash, &request_hash) {
+                    CreditOutcome::Replayed(previous.receipt.clone())
+                } else {
+                    CreditOutcome::KeyReused
+                };
+                return CreditDecision { changes: None, outcome };
+            }
+            let mut movements = Movements::new(snapshot.balance.clone(), now);
+            let memo =
+                Memo { description: reason.clone(), metadata: Some(json!({"adminId": admin})), ..Memo::default() };
+            let moved = movements
+                .reset_daily_if_due(&policy)
+                .and_then(|_| movements.adjust_paid(Credits(amount), SystemAccount::Adjustments, memo).cloned());
+            let transaction = match moved {
+                Ok(transaction) => transaction,
+                Err(MovementError::Insufficient) => {
+                    return CreditDecision {
+                        changes: None,
+                        outcome: CreditOutcome::Insufficient(snapshot.balance.clone()),
+                    };
+                }
+                Err(MovementError::Overflow) => {
+                    return CreditDecision { changes: None, outcome: CreditOutcome::Overflow };
+                }
+            };
+            let receipt = SpendReceipt {
+                transaction: (&transaction).into(),
+                balance: BalanceSummary::of(movements.balance(), &policy),
+            };
+            let idempotency = idempotency_key.clone().map(|key| IdempotencyRecord {
+                key,
+                request_hash,
+                receipt: receipt.clone(),
+                created_at: now,
+            });
+            CreditDecision { changes: changes(movements, None, idempotency), outcome: CreditOutcome::Spent(receipt) }
+        };
+        match self.update(user, key.as_ref(), &decide).await? {
+            CreditOutcome::Spent(receipt) | CreditOutcome::Replayed(receipt) => Ok(receipt),
+            CreditOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
+            CreditOutcome::Insufficient(_) => Err(Error::InsufficientCredits),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn transactions(&self, user: UserId, page: TransactionPage) -> Result<Vec<TransactionView>> {
         let (limit, offset) = page.bounds()?;
         // A due reset shows up in the list as it would on the balance.

@@ -191,6 +191,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             deleted_at: None,
+            locked_at: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! Each backend crate implements every trait. Methods that must change several tables do it in
 //! one database transaction inside the backend, so a caller never sees half a change.
 
+mod admin;
 mod credits;
 mod identities;
 mod lifecycle;
@@ -10,6 +11,7 @@ mod mfa;
 mod payments;
 mod retention;
 
+pub use admin::*;
 pub use credits::*;
 pub use identities::*;
 pub use lifecycle::*;
@@ -56,6 +58,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Set by an administrator: the account cannot sign in until it is unlocked.
+    pub locked_at: Option<DateTime<Utc>>,
 }
 
 /// A user to create together with the hash of their password.
@@ -198,6 +202,15 @@ pub enum SecurityEventKind {
     TwoFactorFailed,
     BackupCodeUsed,
     BackupCodesRegenerated,
+    /// An administrator locked the account (its sessions ended), or unlocked it.
+    AccountLocked,
+    AccountUnlocked,
+    /// An administrator restored a deleted account.
+    AccountRestored,
+    /// An administrator added or took credits (`adjustment`).
+    CreditsAdjusted,
+    /// The account's role changed (`users promote` / `demote`).
+    RoleChanged,
     /// A provider's identity was linked to the account.
     IdentityLinked,
     IdentityUnlinked,
@@ -206,7 +219,7 @@ pub enum SecurityEventKind {
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 22] = [
+    pub const ALL: [SecurityEventKind; 27] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -229,6 +242,11 @@ impl SecurityEventKind {
         SecurityEventKind::IdentityLinked,
         SecurityEventKind::IdentityUnlinked,
         SecurityEventKind::AccountTakenOver,
+        SecurityEventKind::AccountLocked,
+        SecurityEventKind::AccountUnlocked,
+        SecurityEventKind::AccountRestored,
+        SecurityEventKind::CreditsAdjusted,
+        SecurityEventKind::RoleChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -255,6 +273,11 @@ impl SecurityEventKind {
             SecurityEventKind::IdentityLinked => "identity_linked",
             SecurityEventKind::IdentityUnlinked => "identity_unlinked",
             SecurityEventKind::AccountTakenOver => "account_taken_over",
+            SecurityEventKind::AccountLocked => "account_locked",
+            SecurityEventKind::AccountUnlocked => "account_unlocked",
+            SecurityEventKind::AccountRestored => "account_restored",
+            SecurityEventKind::CreditsAdjusted => "credits_adjusted",
+            SecurityEventKind::RoleChanged => "role_changed",
         }
     }
 
@@ -277,6 +300,9 @@ pub struct EventDetails {
     pub presented_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_generation: Option<i64>,
+    /// The administrator who did it, for actions taken on someone else's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_id: Option<UserId>,
     /// The social-login provider of a sign-up, link, unlink or takeover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
@@ -372,8 +398,9 @@ pub trait ProfileStore: Send + Sync {
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Creates the session and records its first refresh token, in one transaction.
-    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// Creates the session and records its first refresh token, in one transaction; `false`
+    /// (and nothing is written) when the user is deleted or locked.
+    async fn create_session(&self, session: NewSession) -> StoreResult<bool>;
     async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
     async fn find_session(&self, id: SessionId) -> StoreResult<Option<SessionWithUser>>;
     async fn session_access(&self, id: SessionId) -> StoreResult<Option<SessionAccess>>;
@@ -408,6 +435,7 @@ pub trait Store:
     + PaymentStore
     + MfaStore
     + IdentityStore
+    + AdminStore
     + RetentionStore
     + Send
     + Sync

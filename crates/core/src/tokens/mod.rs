@@ -43,6 +43,7 @@ pub(crate) fn test_claims(tokens: &AccessTokens, now: chrono::DateTime<chrono::U
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        locked_at: None,
     };
     tokens.claims(&user, SessionId::generate(), "j".into(), now, &["pwd".to_owned()])
 }

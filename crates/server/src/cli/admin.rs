@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use mana_core::clock::SystemClock;
 use mana_core::credits::{CreditService, verify_ledger};
 use mana_core::email::Email;
+use mana_core::ids::Role;
 
 use crate::config::Config;
 use crate::storage::Backend;
@@ -74,6 +75,26 @@ pub async fn ledger_verify(config: &Config) -> anyhow::Result<()> {
         println!("VIOLATION: {problem}");
     }
     bail!("the ledger has {} violation(s)", problems.len())
+}
+
+/// `users promote` / `demote`: the role of the live account with this email, recorded as a
+/// `role_changed` security event on it.
+pub async fn set_role(config: &Config, email: &str, role: Role) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
+    let backend = open_migrated(config).await?;
+    let store = backend.store();
+    let user = store.set_role(&email, role, chrono::Utc::now()).await.context("changing the role")?;
+    let Some(user) = user else { bail!("no active user has the email {email}") };
+    let event = mana_core::store::NewSecurityEvent {
+        user_id: Some(user),
+        kind: mana_core::store::SecurityEventKind::RoleChanged,
+        client: mana_core::store::ClientInfo::default(),
+        at: chrono::Utc::now(),
+        details: mana_core::store::EventDetails::default(),
+    };
+    store.record_security_event(event).await.context("recording the change")?;
+    println!("{email} is now {}", role.as_str());
+    Ok(())
 }
 
 /// Adds paid credits to a live user's account as an `adjustment`.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mana_core::clock::{Clock, SystemClock};
+use mana_core::ids::Role;
 use mana_core::tokens::{KeyAlgorithm, KeyRing};
 use tokio::net::TcpListener;
 
@@ -52,6 +53,12 @@ pub enum Command {
     Credits {
         #[command(subcommand)]
         command: CreditsCommand,
+    },
+    /// Administrators: `promote` gives a live account the `admin` role (the bootstrap of the
+    /// admin API and console), `demote` takes it back. Their sessions see the change at once.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// The catalogue of credit packages on sale.
     Packages {
@@ -117,6 +124,20 @@ pub enum LedgerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Make the account an administrator.
+    Promote {
+        #[arg(long)]
+        email: String,
+    },
+    /// Make the administrator an ordinary user again.
+    Demote {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CreditsCommand {
     /// Add paid credits to a user's account, recorded as an `adjustment` with the reason.
     Grant {
@@ -143,6 +164,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command: KeysCommand::RotateEncryption } => admin::rotate_encryption(&load_config()?).await,
         Command::Healthcheck { url, timeout } => healthcheck(url, timeout).await,
         Command::Prune => admin::prune(&load_config()?).await,
+        Command::Users { command: UsersCommand::Promote { email } } => {
+            admin::set_role(&load_config()?, &email, Role::Admin).await
+        }
+        Command::Users { command: UsersCommand::Demote { email } } => {
+            admin::set_role(&load_config()?, &email, Role::User).await
+        }
         Command::Packages { command } => packages::run(&load_config()?, command).await,
         Command::Ledger { command: LedgerCommand::Verify } => admin::ledger_verify(&load_config()?).await,
         Command::Credits { command: CreditsCommand::Grant { email, amount, reason } } => {

@@ -131,6 +131,11 @@ impl From<Error> for ApiError {
                 ErrorCode::TwoFactorNotSetUp,
                 "Set up two-factor authentication first",
             ),
+            Error::AccountLocked => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccountLocked,
+                "This account is locked; contact support",
+            ),
             Error::InvalidOAuthState => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidOauthState,

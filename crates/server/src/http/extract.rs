@@ -230,6 +230,26 @@ impl<S: super::HttpState> OptionalFromRequestParts<S> for AuthUser {
     }
 }
 
+/// A caller whose live session is an administrator's (the role as stored now, not as the
+/// token says). Anyone else is refused with 403 `forbidden`.
+pub struct AdminUser(pub Authenticated);
+
+impl<S: super::HttpState> FromRequestParts<S> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let AuthUser(caller) = <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if caller.role != mana_core::ids::Role::Admin {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                mana_proto::ErrorCode::Forbidden,
+                "This needs an administrator",
+            ));
+        }
+        Ok(AdminUser(caller))
+    }
+}
+
 /// The page a `?limit=&offset=` query asks for; a value that is not a whole number is named.
 pub fn page(query: mana_proto::PageQuery) -> Result<mana_core::paging::Page, ApiError> {
     let mut errors = Vec::new();

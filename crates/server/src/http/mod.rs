@@ -19,4 +19,4 @@ pub trait HttpState: Clone + Send + Sync + 'static {
 
 /// Where the versioned API lives; discovery, probes and documents are outside it.
 pub const API_PREFIX: &str = "/api/v1";
-pub use extract::{AuthUser, Client, JsonBody, QueryParams};
+pub use extract::{AdminUser, AuthUser, Client, JsonBody, QueryParams};

@@ -4,6 +4,7 @@
 //! pages (`pages`).
 
 mod account;
+mod admin;
 mod auth;
 mod credits;
 mod discovery;
@@ -30,6 +31,7 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(account::routes())
         .merge(two_factor::routes())
         .merge(oauth::routes())
+        .merge(admin::routes())
         .merge(credits::routes())
         .merge(purchases::routes())
         .merge(discovery::routes());

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account;
+mod admin;
 mod common;
 #[path = "../support/oidc.rs"]
 mod oidc;
