@@ -132,3 +132,47 @@ pub struct DailyUsageView {
     pub credits_used: i64,
     pub uses: i64,
 }
+
+/// A package as administrators see it, withdrawn ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AdminPackageView {
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    pub price_cents: i64,
+    pub currency: String,
+    pub bonus_credits: i64,
+    pub stripe_price_id: Option<String>,
+    /// On sale.
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+/// `PUT /admin/packages/{id}`: the package as it should be.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub name: String,
+    /// Credits a purchase grants, bonus included.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub credits: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub price_cents: Option<i64>,
+    /// Default `EUR`.
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub stripe_price_id: Option<String>,
+    /// Default `true`.
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub sort_order: Option<i32>,
+}

@@ -211,6 +211,9 @@ pub enum SecurityEventKind {
     CreditsAdjusted,
     /// The account's role changed (`users promote` / `demote`).
     RoleChanged,
+    /// An administrator added, changed or withdrew a credit package (recorded on their own
+    /// account).
+    PackageChanged,
     /// A provider's identity was linked to the account.
     IdentityLinked,
     IdentityUnlinked,
@@ -219,7 +222,7 @@ pub enum SecurityEventKind {
 }
 
 impl SecurityEventKind {
-    pub const ALL: [SecurityEventKind; 27] = [
+    pub const ALL: [SecurityEventKind; 28] = [
         SecurityEventKind::Register,
         SecurityEventKind::LoginSuccess,
         SecurityEventKind::LoginFailure,
@@ -247,6 +250,7 @@ impl SecurityEventKind {
         SecurityEventKind::AccountRestored,
         SecurityEventKind::CreditsAdjusted,
         SecurityEventKind::RoleChanged,
+        SecurityEventKind::PackageChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -278,6 +282,7 @@ impl SecurityEventKind {
             SecurityEventKind::AccountRestored => "account_restored",
             SecurityEventKind::CreditsAdjusted => "credits_adjusted",
             SecurityEventKind::RoleChanged => "role_changed",
+            SecurityEventKind::PackageChanged => "package_changed",
         }
     }
 

@@ -11,8 +11,9 @@ use mana_core::ids::{SessionId, UserId};
 use mana_core::paging::Page;
 use mana_core::store::{SecurityEventKind, UserOrder};
 use mana_proto::{
-    AdjustCreditsRequest, AdjustCreditsResponse, AdminUserDetailView, DailyUsageView, ErrorBody, IdentityView,
-    LedgerReport, MessageResponse, RevokedSessions, UsageQuery, UserList, UserSearchQuery,
+    AdjustCreditsRequest, AdjustCreditsResponse, AdminPackageView, AdminUserDetailView, DailyUsageView, ErrorBody,
+    IdentityView, LedgerReport, MessageResponse, PackageRequest, RevokedSessions, UsageQuery, UserList,
+    UserSearchQuery,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +34,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(adjust_credits))
         .routes(routes!(ledger_verify))
         .routes(routes!(usage))
+        .routes(routes!(packages))
+        .routes(routes!(put_package, withdraw_package))
 }
 
 /// The longest usage report, in days.
@@ -368,4 +371,92 @@ async fn usage(
             })
             .collect(),
     ))
+}
+
+fn admin_package_view(package: &mana_core::store::CreditPackage, credits_per_euro: i64) -> AdminPackageView {
+    AdminPackageView {
+        id: package.id.clone(),
+        name: package.name.clone(),
+        credits: package.credits.0,
+        price_cents: package.price_cents,
+        currency: package.currency.clone(),
+        bonus_credits: mana_core::payments::bonus_credits(package, credits_per_euro).0,
+        stripe_price_id: package.stripe_price_id.clone(),
+        active: package.active,
+        sort_order: package.sort_order,
+    }
+}
+
+/// Every package, withdrawn ones too, in display order.
+#[utoipa::path(get, path = "/admin/packages", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The catalogue", body = Vec<AdminPackageView>),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+    ),
+)]
+async fn packages(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+) -> Result<Json<Vec<AdminPackageView>>, ApiError> {
+    let packages = state.auth().store().all_packages().await.map_err(Error::from)?;
+    Ok(Json(packages.iter().map(|p| admin_package_view(p, state.credits_per_euro())).collect()))
+}
+
+/// Adds the package, or changes the one with this id (purchases already made keep what they
+/// cost).
+#[utoipa::path(put, path = "/admin/packages/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "a-z, 0-9, - and _ (at most 64)")),
+    request_body = PackageRequest,
+    responses(
+        (status = 200, description = "Saved", body = AdminPackageView),
+        (status = 400, description = "`validation_failed`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+    ),
+)]
+async fn put_package(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PackageRequest>,
+) -> Result<Json<AdminPackageView>, ApiError> {
+    let input = mana_core::payments::PackageInput {
+        id,
+        name: body.name,
+        credits: body.credits.unwrap_or(0),
+        price_cents: body.price_cents.unwrap_or(0),
+        currency: body.currency.unwrap_or_else(|| "EUR".into()),
+        stripe_price_id: body.stripe_price_id,
+        active: body.active.unwrap_or(true),
+        sort_order: body.sort_order.unwrap_or(0),
+    };
+    let package = input.into_package()?;
+    state.auth().store().upsert_package(&package).await.map_err(Error::from)?;
+    state.auth().record_admin_event(&admin, admin.user_id, SecurityEventKind::PackageChanged, &client).await?;
+    Ok(Json(admin_package_view(&package, state.credits_per_euro())))
+}
+
+/// Withdraws the package from sale; purchases already made keep it.
+#[utoipa::path(delete, path = "/admin/packages/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Withdrawn", body = MessageResponse),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
+async fn withdraw_package(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    if !state.auth().store().deactivate_package(&id).await.map_err(Error::from)? {
+        return Err(Error::NotFound.into());
+    }
+    state.auth().record_admin_event(&admin, admin.user_id, SecurityEventKind::PackageChanged, &client).await?;
+    Ok(Json(MessageResponse { message: format!("Package {id} withdrawn from sale") }))
 }

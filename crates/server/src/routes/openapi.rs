@@ -67,7 +67,9 @@ async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> i
 pub fn add_common_responses(document: &mut OpenApi) {
     const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
     for (path, item) in document.paths.paths.iter_mut() {
-        for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
             let mut common = vec![
                 ("408", "`request_timeout`: the request took longer than the configured timeout"),
                 ("500", "`internal_error`: nothing internal is revealed"),

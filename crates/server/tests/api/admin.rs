@@ -258,3 +258,39 @@ async fn the_detail_and_the_usage_report_show_what_happened() {
         app.as_admin(&admin.access_token, Method::GET, &format!("/admin/users/{}", uuid::Uuid::new_v4()), None).await;
     expect_error(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn packages_are_added_changed_and_withdrawn_from_the_api() {
+    let app = TestApp::spawn().await;
+    let admin = app.administrator("admin@example.com").await;
+    let token = &admin.access_token;
+    let mega = json!({"name": "Mega", "credits": 12000, "priceCents": 9900, "sortOrder": 5});
+    let saved = app.admin_json(token, Method::PUT, "/admin/packages/mega", Some(mega)).await;
+    assert_eq!((saved["active"].as_bool(), saved["bonusCredits"].as_i64()), (Some(true), Some(2100)));
+    let on_sale: Value = app.http.get(app.api("/credits/packages")).send().await.unwrap().json().await.unwrap();
+    assert!(on_sale.as_array().unwrap().iter().any(|p| p["id"] == "mega"), "{on_sale}");
+
+    app.admin_json(token, Method::DELETE, "/admin/packages/mega", None).await;
+    let on_sale: Value = app.http.get(app.api("/credits/packages")).send().await.unwrap().json().await.unwrap();
+    assert!(!on_sale.as_array().unwrap().iter().any(|p| p["id"] == "mega"), "withdrawn");
+    let all = app.admin_json(token, Method::GET, "/admin/packages", None).await;
+    let mega = all.as_array().unwrap().iter().find(|p| p["id"] == "mega").unwrap().clone();
+    assert_eq!(mega["active"], false, "still listed for administrators");
+
+    let bad = json!({"name": "", "credits": -1, "priceCents": 0});
+    expect_error(
+        app.as_admin(token, Method::PUT, "/admin/packages/BAD%20ID", Some(bad)).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    )
+    .await;
+    expect_error(
+        app.as_admin(token, Method::DELETE, "/admin/packages/nope", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let events: Value =
+        app.http.get(app.api("/auth/security-events")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert!(events.as_array().unwrap().iter().filter(|e| e["kind"] == "package_changed").count() >= 2);
+}
