@@ -87,3 +87,13 @@ pub struct LinkRequest {
 pub struct LinkResponse {
     pub url: String,
 }
+
+/// `POST /auth/oauth/link/confirm`: the `linkCode` a link's browser flow returned with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmLinkRequest {
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
+    #[serde(default)]
+    pub code: String,
+}

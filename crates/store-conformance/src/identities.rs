@@ -166,4 +166,14 @@ pub async fn an_exchange_code_is_redeemed_once_before_it_expires(store: SharedSt
     let good = RefreshToken::generate().hash();
     store.create_exchange_code(&good, user.id, "apple", t0(), t0() + Duration::seconds(60)).await.unwrap();
     assert_eq!(store.redeem_exchange_code(&good, t0()).await.unwrap(), Some((user.id, "apple".into())));
+
+    // A link code is redeemed only by its user, and never as a sign-in code.
+    let other = create_user(&store, "other-exchange@example.com").await;
+    let link = RefreshToken::generate().hash();
+    let google = identity("google", "to-link", "exchange@example.com");
+    store.create_link_code(&link, user.id, &google, t0(), t0() + Duration::seconds(60)).await.unwrap();
+    assert_eq!(store.redeem_exchange_code(&link, t0()).await.unwrap(), None, "not a sign-in code");
+    assert_eq!(store.redeem_link_code(&link, other.id, t0()).await.unwrap(), None, "another user's");
+    assert_eq!(store.redeem_link_code(&link, user.id, t0()).await.unwrap(), Some(google));
+    assert_eq!(store.redeem_link_code(&link, user.id, t0()).await.unwrap(), None, "once");
 }

@@ -75,9 +75,40 @@ static INSERT_CODE: Sql = Sql::new(
 );
 static REDEEM_CODE: Sql = Sql::new(
     "UPDATE auth.oauth_exchange_codes SET used_at = $2
-     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND link_identity IS NULL
      RETURNING user_id, provider",
 );
+static INSERT_LINK_CODE: Sql = Sql::new(
+    "INSERT INTO auth.oauth_exchange_codes (code_hash, user_id, provider, created_at, expires_at, link_identity)
+     VALUES ($1, $2, $3, $4, $5, $6)",
+);
+static REDEEM_LINK_CODE: Sql = Sql::new(
+    "UPDATE auth.oauth_exchange_codes SET used_at = $3
+     WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL AND expires_at > $3 AND link_identity IS NOT NULL
+     RETURNING link_identity",
+);
+
+fn identity_json(identity: &ProviderIdentity) -> serde_json::Value {
+    serde_json::json!({
+        "provider": identity.provider,
+        "subject": identity.subject,
+        "email": identity.email.as_ref().map(Email::as_str),
+        "emailVerified": identity.email_verified,
+        "name": identity.name,
+    })
+}
+
+fn identity_from_json(value: &serde_json::Value) -> StoreResult<ProviderIdentity> {
+    let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let bad = || decode::corrupt(format!("a stored link identity: {value}"));
+    Ok(ProviderIdentity {
+        provider: text("provider").ok_or_else(bad)?,
+        subject: text("subject").ok_or_else(bad)?,
+        email: text("email").map(|e| Email::parse(&e)).transpose().map_err(|_| bad())?,
+        email_verified: value.get("emailVerified").and_then(serde_json::Value::as_bool).ok_or_else(bad)?,
+        name: text("name"),
+    })
+}
 
 fn insert_identity(user: UserId, identity: &ProviderIdentity, at: DateTime<Utc>) -> Statement {
     Statement::new(&INSERT_IDENTITY)
@@ -223,6 +254,45 @@ impl<B: Backend> IdentityStore for SqlStore<B> {
             .time(expires_at);
         self.execute(statement).await?;
         Ok(())
+    }
+
+    async fn create_link_code(
+        &self,
+        code_hash: &TokenHash,
+        user: UserId,
+        identity: &ProviderIdentity,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let statement = Statement::new(&INSERT_LINK_CODE)
+            .bytes(code_hash.as_bytes())
+            .id(user.0)
+            .text_arg(identity.provider.as_str())
+            .time(at)
+            .time(expires_at)
+            .json(identity_json(identity));
+        self.execute(statement).await?;
+        Ok(())
+    }
+
+    async fn redeem_link_code(
+        &self,
+        code_hash: &TokenHash,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ProviderIdentity>> {
+        let mut tx = self.backend.write().await?;
+        let statement = Statement::new(&REDEEM_LINK_CODE).bytes(code_hash.as_bytes()).id(user.0).time(now);
+        let row = B::fetch_optional(&mut tx, statement).await?;
+        B::finish(tx).await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let value =
+                    row.opt_json("link_identity")?.ok_or_else(|| decode::corrupt("an empty link code".into()))?;
+                identity_from_json(&value).map(Some)
+            }
+        }
     }
 
     async fn redeem_exchange_code(

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 
-use super::{AuthService, LoginOutcome};
+use super::{AuthService, Authenticated, LoginOutcome};
 use crate::credits::Movements;
 use crate::crypto::{base64url_encode, sha256};
 use crate::error::{Error, Result};
@@ -234,6 +234,33 @@ impl AuthService {
         }
         let details = EventDetails { provider: Some(provider.to_owned()), ..EventDetails::default() };
         self.record_event(Some(user.id), SecurityEventKind::IdentityUnlinked, client, details).await
+    }
+
+    /// A one-time code holding the identity `user` asked to link (60 s, single use), for
+    /// [`Self::confirm_link`].
+    pub async fn issue_link_code(&self, user: UserId, identity: &ProviderIdentity) -> Result<String> {
+        let code = RefreshToken::generate();
+        let now = self.clock.now();
+        self.store.create_link_code(&code.hash(), user, identity, now, now + EXCHANGE_CODE_LIFETIME).await?;
+        Ok(code.expose())
+    }
+
+    /// Links the identity of a link code, if the code is the caller's own: a link begun by one
+    /// account and finished in another's browser links nothing.
+    pub async fn confirm_link(
+        &self,
+        caller: &Authenticated,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<ProviderIdentity> {
+        let code = RefreshToken::parse(code.trim()).ok_or(Error::InvalidExchangeCode)?;
+        let identity = self
+            .store
+            .redeem_link_code(&code.hash(), caller.user_id, self.clock.now())
+            .await?
+            .ok_or(Error::InvalidExchangeCode)?;
+        self.link_identity(caller.user_id, &identity, client).await?;
+        Ok(identity)
     }
 
     /// A one-time code for the app to exchange for the sign-in's tokens (60 s, single use).

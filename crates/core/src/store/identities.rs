@@ -110,7 +110,27 @@ pub trait IdentityStore: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Redeems an exchange code once while it is unexpired: whose sign-in and at which provider.
+    /// A one-time code holding a provider's identity that `user` asked to link; it links only
+    /// when `user` confirms it.
+    async fn create_link_code(
+        &self,
+        code_hash: &TokenHash,
+        user: UserId,
+        identity: &ProviderIdentity,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Redeems `user`'s link code once while it is unexpired: the identity to link.
+    async fn redeem_link_code(
+        &self,
+        code_hash: &TokenHash,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ProviderIdentity>>;
+
+    /// Redeems an exchange code (not a link code) once while it is unexpired: whose sign-in and
+    /// at which provider.
     async fn redeem_exchange_code(
         &self,
         code_hash: &TokenHash,

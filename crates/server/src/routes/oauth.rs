@@ -9,8 +9,8 @@ use mana_core::Error;
 use mana_core::store::{ClientInfo, OAuthFlow, ProviderIdentity};
 use mana_proto::limits::DEVICE_TOKEN_MAX_CHARS;
 use mana_proto::{
-    AuthorizeQuery, CallbackParams, ErrorBody, ErrorCode, ExchangeRequest, IdTokenRequest, LinkRequest, LinkResponse,
-    LoginResponse, MessageResponse,
+    AuthorizeQuery, CallbackParams, ConfirmLinkRequest, ErrorBody, ErrorCode, ExchangeRequest, IdTokenRequest,
+    LinkRequest, LinkResponse, LoginResponse, MessageResponse,
 };
 use reqwest::StatusCode;
 use reqwest::Url;
@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(exchange))
         .routes(routes!(id_token))
         .routes(routes!(link))
+        .routes(routes!(confirm_link))
         .routes(routes!(unlink))
 }
 
@@ -189,9 +190,10 @@ async fn complete(
     if identity.name.is_none() {
         identity.name = params.user.as_deref().and_then(apple_user_name);
     }
+    // A link completes only when the account that asked for it confirms it (the flow may
+    // have been finished in someone else's browser).
     if let Some(user) = flow.link_user {
-        auth.link_identity(user, &identity, client).await?;
-        return Ok(("linked", name.to_owned()));
+        return Ok(("linkCode", auth.issue_link_code(user, &identity).await?));
     }
     let (user, _) = auth.resolve_identity(&identity, client).await?;
     Ok(("code", auth.issue_exchange_code(user.id, name).await?))
@@ -291,8 +293,9 @@ async fn id_token(
 }
 
 /// Begins linking a provider to the caller's account: send the browser to `url`; it returns to
-/// `redirectTo` with `linked={provider}` (or `error`). An identity already linked to another
-/// account is refused (`identity_in_use`).
+/// `redirectTo` with a one-time `linkCode` (or `error`), which the same account confirms with
+/// `POST /auth/oauth/link/confirm`. An identity linked to another account is refused
+/// (`identity_in_use`).
 #[utoipa::path(post, path = "/auth/oauth/{provider}/link", tag = "social", security(("bearer" = [])),
     params(("provider" = String, Path)),
     request_body = LinkRequest,
@@ -316,6 +319,30 @@ async fn link(
     let callback = state.oauth().callback_url(&name);
     let url = provider.authorization_url(&start, &callback).await.map_err(|f| provider_failure(&name, f))?;
     Ok(Json(LinkResponse { url: url.into() }))
+}
+
+/// Finishes a link: the `linkCode` the browser returned with, confirmed by the account that
+/// began the link (anyone else's code is `invalid_exchange_code`, and nothing is linked).
+#[utoipa::path(post, path = "/auth/oauth/link/confirm", tag = "social", security(("bearer" = [])),
+    request_body = ConfirmLinkRequest,
+    responses(
+        (status = 200, description = "Linked", body = MessageResponse),
+        (status = 400, description = "`invalid_exchange_code`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = 409, description = "`identity_in_use`", body = ErrorBody),
+    ),
+)]
+async fn confirm_link(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Client(client): Client,
+    JsonBody(body): JsonBody<ConfirmLinkRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    if body.code.len() > DEVICE_TOKEN_MAX_CHARS {
+        return Err(Error::InvalidExchangeCode.into());
+    }
+    let identity = state.auth().confirm_link(&caller, &body.code, &client).await?;
+    Ok(Json(MessageResponse { message: format!("{} is now linked to this account", identity.provider) }))
 }
 
 /// Removes a provider from the caller's account; refused (`last_sign_in_method`) when the

@@ -45,6 +45,7 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/auth/oauth/exchange", "200"),
     ("post", "/api/v1/auth/oauth/{provider}/id-token", "200"),
     ("post", "/api/v1/auth/oauth/{provider}/link", "200"),
+    ("post", "/api/v1/auth/oauth/link/confirm", "200"),
     ("delete", "/api/v1/auth/identities/{provider}", "200"),
     ("get", "/api/v1/admin/users", "200"),
     ("get", "/api/v1/admin/users/{id}", "200"),

@@ -364,7 +364,27 @@ async fn a_signed_in_user_links_and_unlinks_a_provider_but_never_the_last_way_in
     let link = app.http.post(app.api("/auth/oauth/google/link")).bearer_auth(&user.access_token);
     let link: Value = link.json(&json!({"redirectTo": RETURN_TO})).send().await.unwrap().json().await.unwrap();
     let returned = app.web_flow(link["url"].as_str().unwrap(), "linker-sub").await;
-    assert_eq!(query_value(&returned, "linked").as_deref(), Some("google"), "{returned}");
+    let code = query_value(&returned, "linkCode").unwrap_or_else(|| panic!("no linkCode: {returned}"));
+    assert!(
+        app.me(&user.access_token).await["identities"].as_array().unwrap().is_empty(),
+        "not before it is confirmed"
+    );
+    // Someone else's token cannot confirm it; the owner's can, once.
+    let stranger = app.signed_in("stranger-linker@example.com").await;
+    let confirm = |token: &str, code: &str| {
+        app.http.post(app.api("/auth/oauth/link/confirm")).bearer_auth(token).json(&json!({"code": code})).send()
+    };
+    expect_error(
+        confirm(&stranger.access_token, &code).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_exchange_code",
+    )
+    .await;
+    assert_eq!(confirm(&user.access_token, &code).await.unwrap().status(), StatusCode::OK);
+    expect_error(confirm(&user.access_token, &code).await.unwrap(), StatusCode::BAD_REQUEST, "invalid_exchange_code")
+        .await;
+    // A link code is not a sign-in code.
+    expect_error(app.exchange(&code).await, StatusCode::BAD_REQUEST, "invalid_exchange_code").await;
     let me = app.me(&user.access_token).await;
     assert_eq!(me["identities"][0]["provider"], "google");
 
@@ -376,7 +396,8 @@ async fn a_signed_in_user_links_and_unlinks_a_provider_but_never_the_last_way_in
     let link = app.http.post(app.api("/auth/oauth/google/link")).bearer_auth(&other.access_token);
     let link: Value = link.json(&json!({"redirectTo": RETURN_TO})).send().await.unwrap().json().await.unwrap();
     let returned = app.web_flow(link["url"].as_str().unwrap(), "linker-sub").await;
-    assert_eq!(query_value(&returned, "error").as_deref(), Some("identity_in_use"), "{returned}");
+    let code = query_value(&returned, "linkCode").unwrap();
+    expect_error(confirm(&other.access_token, &code).await.unwrap(), StatusCode::CONFLICT, "identity_in_use").await;
 
     // With a password left, the provider can go.
     let unlink = app.bearer(reqwest::Method::DELETE, "/auth/identities/google", &user.access_token).await;
@@ -486,4 +507,23 @@ async fn any_openid_provider_is_configured_by_name_and_issuer() {
     assert_eq!(me["identities"][0]["provider"], "corp");
     let google = direct().get(app.api(&format!("/auth/oauth/google/authorize?redirectTo={RETURN_TO}"))).send();
     expect_error(google.await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_link_begun_by_an_attacker_and_finished_in_a_victims_browser_links_nothing() {
+    let (provider, app) = google().await;
+    let attacker = app.signed_in("attacker@example.com").await;
+    let victim = app.signed_in("victim-of-csrf@example.com").await;
+    provider.add_account("victim-sub", "victim-of-csrf@example.com", true, "Victim").await;
+    // The attacker starts a link and gets the victim to open the provider's page.
+    let link = app.http.post(app.api("/auth/oauth/google/link")).bearer_auth(&attacker.access_token);
+    let link: Value = link.json(&json!({"redirectTo": RETURN_TO})).send().await.unwrap().json().await.unwrap();
+    let returned = app.web_flow(link["url"].as_str().unwrap(), "victim-sub").await;
+    let code = query_value(&returned, "linkCode").unwrap();
+    // The victim's app, signed in as the victim, confirms what came back: refused.
+    let confirm = app.http.post(app.api("/auth/oauth/link/confirm")).bearer_auth(&victim.access_token);
+    let refused = confirm.json(&json!({"code": code})).send().await.unwrap();
+    expect_error(refused, StatusCode::BAD_REQUEST, "invalid_exchange_code").await;
+    assert!(app.me(&attacker.access_token).await["identities"].as_array().unwrap().is_empty());
+    assert!(app.me(&victim.access_token).await["identities"].as_array().unwrap().is_empty());
 }
