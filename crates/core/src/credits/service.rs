@@ -155,7 +155,7 @@ impl CreditService {
     /// (negative, from paid credits only; `insufficient_credits` if they do not cover it), as an
     /// `adjustment` whose description is the reason and whose metadata names the administrator.
     /// With an idempotency key (kept apart from the user's own keys), a repeat gets the first
-    /// answer and moves nothing.
+    /// answer and moves nothing; the flag says whether this call moved credits.
     pub async fn adjust(
         &self,
         user: UserId,
@@ -163,7 +163,7 @@ impl CreditService {
         amount: i64,
         reason: &str,
         key: Option<&str>,
-    ) -> Result<SpendReceipt> {
+    ) -> Result<(SpendReceipt, bool)> {
         let mut errors = Vec::new();
         if amount == 0 || !(-MAX_SPEND..=MAX_SPEND).contains(&amount) {
             errors.push(FieldError::new(
@@ -199,13 +199,8 @@ impl CreditService {
         let (now, policy) = (self.clock.now(), self.policy.clone());
         let idempotency_key = key.clone();
         let decide = move |snapshot: &CreditSnapshot| {
-            if let Some(previous) = &snapshot.idempotency {
-                let outcome = if crate::crypto::constant_time_eq(&previous.request_hash, &request_hash) {
-                    CreditOutcome::Replayed(previous.receipt.clone())
-                } else {
-                    CreditOutcome::KeyReused
-                };
-                return CreditDecision { changes: None, outcome };
+            if let Some(replayed) = replay(snapshot, &request_hash) {
+                return replayed;
             }
             let mut movements = Movements::new(snapshot.balance.clone(), now);
             let memo =
@@ -238,7 +233,8 @@ impl CreditService {
             CreditDecision { changes: changes(movements, None, idempotency), outcome: CreditOutcome::Spent(receipt) }
         };
         match self.update(user, key.as_ref(), &decide).await? {
-            CreditOutcome::Spent(receipt) | CreditOutcome::Replayed(receipt) => Ok(receipt),
+            CreditOutcome::Spent(receipt) => Ok((receipt, true)),
+            CreditOutcome::Replayed(receipt) => Ok((receipt, false)),
             CreditOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
             CreditOutcome::Insufficient(_) => Err(Error::InsufficientCredits),
             other => Err(unexpected(other)),
@@ -289,13 +285,8 @@ fn decide_spend(
     now: DateTime<Utc>,
     snapshot: &CreditSnapshot,
 ) -> CreditDecision {
-    if let Some(previous) = &snapshot.idempotency {
-        let outcome = if crate::crypto::constant_time_eq(&previous.request_hash, &request_hash) {
-            CreditOutcome::Replayed(previous.receipt.clone())
-        } else {
-            CreditOutcome::KeyReused
-        };
-        return CreditDecision { changes: None, outcome };
+    if let Some(replayed) = replay(snapshot, &request_hash) {
+        return replayed;
     }
     let mut movements = Movements::new(snapshot.balance.clone(), now);
     if movements.reset_daily_if_due(policy).is_err() {
@@ -320,6 +311,18 @@ fn decide_spend(
     let idempotency =
         spend.key.clone().map(|key| IdempotencyRecord { key, request_hash, receipt: receipt.clone(), created_at: now });
     CreditDecision { changes: changes(movements, Some(usage), idempotency), outcome: CreditOutcome::Spent(receipt) }
+}
+
+/// The answer to a request whose idempotency key was used before: the first answer again for
+/// the same request, a refusal for another. `None`: the key is new (or there is none).
+fn replay(snapshot: &CreditSnapshot, request_hash: &[u8; 32]) -> Option<CreditDecision> {
+    let previous = snapshot.idempotency.as_ref()?;
+    let outcome = if crate::crypto::constant_time_eq(&previous.request_hash, request_hash) {
+        CreditOutcome::Replayed(previous.receipt.clone())
+    } else {
+        CreditOutcome::KeyReused
+    };
+    Some(CreditDecision { changes: None, outcome })
 }
 
 /// The writes of a decision, or none if nothing moved.

@@ -295,9 +295,12 @@ async fn adjust_credits(
         .filter(|u| u.deleted_at.is_none())
         .ok_or(Error::NotFound)?;
     let amount = body.amount.ok_or_else(|| Error::invalid_field("amount", "is required"))?;
-    let receipt =
+    let (receipt, moved) =
         state.credits().adjust(user, admin.user_id, amount, &body.reason, body.idempotency_key.as_deref()).await?;
-    state.auth().record_admin_event(&admin, user, SecurityEventKind::CreditsAdjusted, &client).await?;
+    // A retry that moved nothing is not a second adjustment.
+    if moved {
+        state.auth().record_admin_event(&admin, user, SecurityEventKind::CreditsAdjusted, &client).await?;
+    }
     Ok(Json(AdjustCreditsResponse {
         transaction: transaction_view(&receipt.transaction),
         balance: balance_view(&receipt.balance),
