@@ -81,6 +81,7 @@ pub fn build_state(
         header_read_timeout: config.header_read_timeout,
         metrics_on_api_port: config.metrics_listen_addr.is_none(),
         trusted_proxies: config.trusted_proxies.clone(),
+        secure_cookies: config.environment == crate::config::Environment::Production,
     };
     let limiter = RateLimiter::new(config.rate_limits.clone())?;
     let payments = match &config.stripe {

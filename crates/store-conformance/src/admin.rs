@@ -1,10 +1,13 @@
 //! Administration as stored: search by prefix with paging and order, roles, a lock that ends
-//! sessions and refuses new ones, restoring a deleted account, usage by day.
+//! sessions and refuses new ones, restoring a deleted account, usage, sign-ups and sign-ins by
+//! day.
 
 use chrono::Duration;
 use mana_core::email::Email;
 use mana_core::ids::Role;
-use mana_core::store::{RestoreOutcome, UserOrder, UserSearch};
+use mana_core::store::{
+    ClientInfo, EventDetails, NewSecurityEvent, RestoreOutcome, SecurityEventKind, UserOrder, UserSearch,
+};
 
 use crate::{SharedStore, create_user, credit_fixture, new_session, new_user, spend_with_key, t0};
 
@@ -94,4 +97,42 @@ pub async fn usage_is_summed_per_app_and_day_across_users(store: SharedStore) {
     assert_eq!(usage.len(), 1, "{usage:?}");
     assert_eq!((usage[0].day, usage[0].credits_used.0, usage[0].uses), (day, 7, 2));
     assert!(store.daily_usage(day + Duration::days(1), day + Duration::days(2)).await.unwrap().is_empty());
+}
+
+pub async fn signups_are_counted_per_utc_day_and_events_per_kind(store: SharedStore) {
+    let day = t0().date_naive();
+    for (email, at) in [
+        ("d1a@example.com", t0()),
+        ("d1b@example.com", t0() + Duration::hours(3)),
+        ("d2@example.com", t0() + Duration::days(1)),
+        ("later@example.com", t0() + Duration::days(5)),
+    ] {
+        let mut user = new_user(email);
+        user.created_at = at;
+        store.create_user(user).await.unwrap();
+    }
+    let counts = store.daily_signups(t0() - Duration::days(1), t0() + Duration::days(2)).await.unwrap();
+    let counts: Vec<_> = counts.iter().map(|c| (c.day, c.count)).collect();
+    assert_eq!(counts, [(day, 2), (day + Duration::days(1), 1)], "the sixth day is outside; empty days are left out");
+
+    let event = |kind, at| NewSecurityEvent {
+        user_id: None,
+        kind,
+        client: ClientInfo::default(),
+        at,
+        details: EventDetails::default(),
+    };
+    for (kind, at) in [
+        (SecurityEventKind::LoginSuccess, t0()),
+        (SecurityEventKind::LoginSuccess, t0() + Duration::hours(1)),
+        (SecurityEventKind::LoginFailure, t0()),
+        (SecurityEventKind::LoginFailure, t0() + Duration::days(3)),
+        (SecurityEventKind::Logout, t0()),
+    ] {
+        store.record_security_event(event(kind, at)).await.unwrap();
+    }
+    let kinds = [SecurityEventKind::LoginSuccess, SecurityEventKind::LoginFailure, SecurityEventKind::TwoFactorFailed];
+    let counted = store.count_events(&kinds, t0(), t0() + Duration::days(1)).await.unwrap();
+    let counted: Vec<_> = counted.iter().map(|c| (c.kind, c.count)).collect();
+    assert_eq!(counted, [(SecurityEventKind::LoginSuccess, 2), (SecurityEventKind::LoginFailure, 1)]);
 }

@@ -109,6 +109,7 @@ macro_rules! conformance_suite {
             a_lock_ends_sessions_and_refuses_new_ones_until_unlocked,
             a_deleted_account_is_restored_unless_its_email_was_taken,
             usage_is_summed_per_app_and_day_across_users,
+            signups_are_counted_per_utc_day_and_events_per_kind,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn random_operation_sequences_match_the_model() {

@@ -5,7 +5,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use mana_core::credits::{AppId, Credits};
 use mana_core::email::Email;
 use mana_core::ids::{Role, UserId};
-use mana_core::store::{AdminStore, DailyUsage, RestoreOutcome, StoreResult, UserOrder, UserPage, UserSearch};
+use mana_core::store::{
+    AdminStore, DailyUsage, DayCount, KindCount, RestoreOutcome, SecurityEventKind, StoreResult, UserOrder, UserPage,
+    UserSearch,
+};
 
 use crate::SqlStore;
 use crate::backend::{Backend, SqlRow};
@@ -51,6 +54,17 @@ static DAILY_USAGE: Sql = Sql::new(
     "SELECT day, app_id, CAST(sum(credits_used) AS BIGINT) AS credits_used, CAST(sum(uses) AS BIGINT) AS uses
      FROM credits.usage_stats
      WHERE day >= $1 AND day <= $2 GROUP BY day, app_id ORDER BY day, app_id",
+);
+
+static DAILY_SIGNUPS: Sql = Sql::each(
+    "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS total
+     FROM auth.users WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY 1",
+    "SELECT date(created_at / 1000000, 'unixepoch') AS day, count(*) AS total
+     FROM users WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY 1",
+);
+/// One kind at a time: each count is a range of the `(kind, created_at)` index.
+static COUNT_EVENTS: Sql = Sql::new(
+    "SELECT count(*) AS total FROM auth.security_events WHERE kind = $1 AND created_at >= $2 AND created_at < $3",
 );
 
 /// A LIKE pattern matching values that start with `prefix`, its own `%`, `_` and `\` escaped.
@@ -143,6 +157,30 @@ impl<B: Backend> AdminStore for SqlStore<B> {
                 })
             })
             .collect()
+    }
+
+    async fn daily_signups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<DayCount>> {
+        let rows = self.fetch_all(Statement::new(&DAILY_SIGNUPS).time(from).time(to)).await?;
+        rows.iter().map(|row| Ok(DayCount { day: row.day("day")?, count: row.int("total")? })).collect()
+    }
+
+    async fn count_events(
+        &self,
+        kinds: &[SecurityEventKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<KindCount>> {
+        let mut conn = self.backend.connection().await?;
+        let mut counts = Vec::with_capacity(kinds.len());
+        for &kind in kinds {
+            let statement = Statement::new(&COUNT_EVENTS).text_arg(kind.as_str()).time(from).time(to);
+            let count = B::fetch_optional(&mut conn, statement).await?.map(|row| row.int("total")).transpose()?;
+            if let Some(count) = count.filter(|&count| count > 0) {
+                counts.push(KindCount { kind, count });
+            }
+        }
+        B::finish(conn).await?;
+        Ok(counts)
     }
 }
 

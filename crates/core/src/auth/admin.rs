@@ -1,6 +1,8 @@
 //! What administrators do to other accounts (SPEC §9). Every action is recorded on the
 //! account it changed, naming the administrator.
 
+use chrono::Duration;
+
 use super::{AuthService, Authenticated};
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserId};
@@ -9,6 +11,10 @@ use crate::store::{
     AccountLinks, ClientInfo, EventDetails, RestoreOutcome, SecurityEvent, SecurityEventKind, Session, User, UserOrder,
     UserPage, UserSearch,
 };
+use crate::tokens::RefreshToken;
+
+/// How long a sign-in to the admin console lasts, however busy the administrator is.
+pub const CONSOLE_SESSION_HOURS: i64 = 8;
 
 /// The longest search prefix taken.
 const SEARCH_MAX_CHARS: usize = 254;
@@ -23,6 +29,36 @@ pub struct AdminUserDetail {
 }
 
 impl AuthService {
+    /// The caller of the admin console, whose cookie holds the refresh token of the session
+    /// the console's sign-in started. The console never rotates it, so it must be the
+    /// session's current token; the session must be live, unexpired and younger than
+    /// [`CONSOLE_SESSION_HOURS`]. `None` for anything else; whether the caller is an
+    /// administrator (as stored now) is for the console to check on `role`.
+    pub async fn console_caller(&self, refresh_token: &str) -> Result<Option<Authenticated>> {
+        let Some(token) = RefreshToken::parse(refresh_token.trim()) else { return Ok(None) };
+        let Some(record) = self.store.find_refresh_token(&token.hash()).await? else { return Ok(None) };
+        let found = match self.live_session(record.session_id).await {
+            Ok(found) => found,
+            Err(Error::InvalidRefreshToken) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let (session, now) = (&found.session, self.clock.now());
+        if record.generation != session.generation
+            || now >= session.expires_at
+            || now >= session.created_at + Duration::hours(CONSOLE_SESSION_HOURS)
+        {
+            return Ok(None);
+        }
+        let claims = self.tokens.claims(
+            &found.user,
+            session.id,
+            session.access_jti.clone(),
+            session.access_issued_at,
+            &session.amr,
+        );
+        Ok(Some(Authenticated { user_id: found.user.id, role: found.user.role, session_id: session.id, claims }))
+    }
+
     /// Users whose email or name starts with `query`, in `order`, a page at a time.
     pub async fn search_users(
         &self,

@@ -26,7 +26,7 @@ use crate::store::{ClientInfo, EventDetails, NewSecurityEvent, SecurityEventKind
 use crate::tokens::{AccessTokens, RefreshToken};
 
 pub use account::{AccountExport, Profile, WRONG_PASSWORD};
-pub use admin::AdminUserDetail;
+pub use admin::{AdminUserDetail, CONSOLE_SESSION_HOURS};
 pub use login::LoginAttempt;
 pub use register::Registration;
 pub use social::{

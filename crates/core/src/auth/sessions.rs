@@ -167,7 +167,7 @@ impl AuthService {
     }
 
     /// The session, if it exists, is not revoked and belongs to a user who is not deleted.
-    async fn live_session(&self, id: SessionId) -> Result<SessionWithUser> {
+    pub(super) async fn live_session(&self, id: SessionId) -> Result<SessionWithUser> {
         match self.store.find_session(id).await? {
             Some(found) if found.session.revoked_at.is_none() && found.user.deleted_at.is_none() => Ok(found),
             _ => Err(Error::InvalidRefreshToken),

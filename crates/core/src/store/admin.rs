@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{StoreResult, User};
+use super::{SecurityEventKind, StoreResult, User};
 use crate::credits::{AppId, Credits};
 use crate::email::Email;
 use crate::ids::{Role, UserId};
@@ -56,6 +56,20 @@ pub struct DailyUsage {
     pub uses: i64,
 }
 
+/// How many of something happened on one day (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayCount {
+    pub day: NaiveDate,
+    pub count: i64,
+}
+
+/// How many security events of one kind were recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCount {
+    pub kind: SecurityEventKind,
+    pub count: i64,
+}
+
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     async fn search_users(&self, search: &UserSearch) -> StoreResult<UserPage>;
@@ -75,4 +89,17 @@ pub trait AdminStore: Send + Sync {
 
     /// Usage on the days from `from` to `to`, both included, oldest first.
     async fn daily_usage(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DailyUsage>>;
+
+    /// Accounts created (deleted ones included) per UTC day from `from` up to, not including,
+    /// `to`; days without any are left out; oldest first.
+    async fn daily_signups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<DayCount>>;
+
+    /// How many events of each of `kinds` were recorded from `from` up to, not including, `to`;
+    /// kinds with none are left out.
+    async fn count_events(
+        &self,
+        kinds: &[SecurityEventKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<KindCount>>;
 }

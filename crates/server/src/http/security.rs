@@ -21,6 +21,9 @@ pub struct HttpSettings {
     pub metrics_on_api_port: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Whether the admin console's cookies are `Secure` (everywhere but development, which
+    /// serves plain HTTP).
+    pub secure_cookies: bool,
 }
 
 /// The headers of every response. For a JSON API nothing may be framed, sniffed, embedded or

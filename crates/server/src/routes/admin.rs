@@ -4,23 +4,21 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{Duration, NaiveDate};
 use mana_core::Error;
-use mana_core::credits::verify_ledger;
 use mana_core::ids::{SessionId, UserId};
 use mana_core::paging::Page;
-use mana_core::store::{SecurityEventKind, UserOrder};
+use mana_core::store::UserOrder;
 use mana_proto::{
     AdjustCreditsRequest, AdjustCreditsResponse, AdminPackageView, AdminUserDetailView, DailyUsageView, ErrorBody,
-    IdentityView, LedgerReport, MessageResponse, PackageRequest, RevokedSessions, UsageQuery, UserList,
-    UserSearchQuery,
+    LedgerReport, MessageResponse, PackageRequest, RevokedSessions, UsageQuery, UserList, UserSearchQuery,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::administration;
 use crate::http::{AdminUser, ApiError, Client, JsonBody, QueryParams};
 use crate::state::AppState;
-use crate::views::{admin_user_view, balance_view, purchase_view, security_event_view, session_view, transaction_view};
+use crate::views::admin_user_view;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,9 +35,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(packages))
         .routes(routes!(put_package, withdraw_package))
 }
-
-/// The longest usage report, in days.
-const USAGE_MAX_DAYS: i64 = 366;
 
 fn user_id(id: &str) -> Result<UserId, ApiError> {
     id.parse().map_err(|_| Error::NotFound.into())
@@ -114,28 +109,7 @@ async fn user_detail(
     AdminUser(_admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<AdminUserDetailView>, ApiError> {
-    let detail = state.auth().user_detail(user_id(&id)?).await?;
-    let credits = state.credits();
-    let user = detail.user.id;
-    let balance = mana_core::credits::BalanceSummary::of(&credits.balance(user).await?, credits.policy());
-    let transactions = credits.transactions(user, Page { limit: Some(50), offset: None }).await?;
-    let purchases = credits.purchases(user).await?;
-    let no_current = SessionId(uuid::Uuid::nil());
-    Ok(Json(AdminUserDetailView {
-        user: admin_user_view(&detail.user),
-        two_factor_enabled: detail.links.two_factor_enabled,
-        identities: detail
-            .links
-            .identities
-            .iter()
-            .map(|i| IdentityView { provider: i.provider.clone(), email: i.email.clone() })
-            .collect(),
-        sessions: detail.sessions.iter().map(|s| session_view(s, no_current)).collect(),
-        security_events: detail.security_events.iter().map(security_event_view).collect(),
-        balance: balance_view(&balance),
-        transactions: transactions.iter().map(transaction_view).collect(),
-        purchases: purchases.iter().map(purchase_view).collect(),
-    }))
+    Ok(Json(administration::user_detail(&state, user_id(&id)?).await?))
 }
 
 /// Soft-deletes the account (its sessions end; its email can be registered again).
@@ -286,25 +260,8 @@ async fn adjust_credits(
     JsonBody(body): JsonBody<AdjustCreditsRequest>,
 ) -> Result<Json<AdjustCreditsResponse>, ApiError> {
     let user = user_id(&id)?;
-    state
-        .auth()
-        .store()
-        .find_user(user)
-        .await
-        .map_err(Error::from)?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or(Error::NotFound)?;
-    let amount = body.amount.ok_or_else(|| Error::invalid_field("amount", "is required"))?;
-    let (receipt, moved) =
-        state.credits().adjust(user, admin.user_id, amount, &body.reason, body.idempotency_key.as_deref()).await?;
-    // A retry that moved nothing is not a second adjustment.
-    if moved {
-        state.auth().record_admin_event(&admin, user, SecurityEventKind::CreditsAdjusted, &client).await?;
-    }
-    Ok(Json(AdjustCreditsResponse {
-        transaction: transaction_view(&receipt.transaction),
-        balance: balance_view(&receipt.balance),
-    }))
+    let key = body.idempotency_key.as_deref();
+    Ok(Json(administration::adjust_credits(&state, &admin, user, body.amount, &body.reason, key, &client).await?))
 }
 
 /// Checks every ledger invariant, as `mana-core-auth ledger verify` does.
@@ -319,14 +276,7 @@ async fn ledger_verify(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
 ) -> Result<Json<LedgerReport>, ApiError> {
-    let facts = state.auth().store().ledger_facts().await.map_err(Error::from)?;
-    let violations: Vec<String> = verify_ledger(&facts).iter().map(ToString::to_string).collect();
-    Ok(Json(LedgerReport {
-        ok: violations.is_empty(),
-        balances_checked: facts.balances.len(),
-        purchases_checked: facts.purchases.len(),
-        violations,
-    }))
+    Ok(Json(administration::ledger_report(&state).await?))
 }
 
 /// Credits used per app and day across all users, `from` to `to` (default: the last 30 days).
@@ -343,51 +293,8 @@ async fn usage(
     AdminUser(_admin): AdminUser,
     QueryParams(query): QueryParams<UsageQuery>,
 ) -> Result<Json<Vec<DailyUsageView>>, ApiError> {
-    let today = state.auth().clock().now().date_naive();
-    let mut errors = Vec::new();
-    let mut day = |field: &str, text: Option<String>, default: NaiveDate| match text {
-        None => default,
-        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.push(mana_proto::FieldError::new(field, "must be a day as YYYY-MM-DD"));
-            default
-        }),
-    };
-    let to = day("to", query.to, today);
-    let from = day("from", query.from, to - Duration::days(29));
-    if errors.is_empty() && (from > to || (to - from).num_days() >= USAGE_MAX_DAYS) {
-        errors.push(mana_proto::FieldError::new(
-            "from",
-            format!("must be on or before `to`, at most {USAGE_MAX_DAYS} days"),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors).into());
-    }
-    let rows = state.auth().store().daily_usage(from, to).await.map_err(Error::from)?;
-    Ok(Json(
-        rows.iter()
-            .map(|row| DailyUsageView {
-                day: row.day.to_string(),
-                app_id: row.app_id.as_str().to_owned(),
-                credits_used: row.credits_used.0,
-                uses: row.uses,
-            })
-            .collect(),
-    ))
-}
-
-fn admin_package_view(package: &mana_core::store::CreditPackage, credits_per_euro: i64) -> AdminPackageView {
-    AdminPackageView {
-        id: package.id.clone(),
-        name: package.name.clone(),
-        credits: package.credits.0,
-        price_cents: package.price_cents,
-        currency: package.currency.clone(),
-        bonus_credits: mana_core::payments::bonus_credits(package, credits_per_euro).0,
-        stripe_price_id: package.stripe_price_id.clone(),
-        active: package.active,
-        sort_order: package.sort_order,
-    }
+    let (from, to) = administration::usage_days(&state, query.from.as_deref(), query.to.as_deref())?;
+    Ok(Json(administration::usage(&state, from, to).await?))
 }
 
 /// Every package, withdrawn ones too, in display order.
@@ -402,8 +309,7 @@ async fn packages(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
 ) -> Result<Json<Vec<AdminPackageView>>, ApiError> {
-    let packages = state.auth().store().all_packages().await.map_err(Error::from)?;
-    Ok(Json(packages.iter().map(|p| admin_package_view(p, state.credits_per_euro())).collect()))
+    Ok(Json(administration::packages(&state).await?))
 }
 
 /// Adds the package, or changes the one with this id (purchases already made keep what they
@@ -425,20 +331,7 @@ async fn put_package(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PackageRequest>,
 ) -> Result<Json<AdminPackageView>, ApiError> {
-    let input = mana_core::payments::PackageInput {
-        id,
-        name: body.name,
-        credits: body.credits.unwrap_or(0),
-        price_cents: body.price_cents.unwrap_or(0),
-        currency: body.currency.unwrap_or_else(|| "EUR".into()),
-        stripe_price_id: body.stripe_price_id,
-        active: body.active.unwrap_or(true),
-        sort_order: body.sort_order.unwrap_or(0),
-    };
-    let package = input.into_package()?;
-    state.auth().store().upsert_package(&package).await.map_err(Error::from)?;
-    state.auth().record_admin_event(&admin, admin.user_id, SecurityEventKind::PackageChanged, &client).await?;
-    Ok(Json(admin_package_view(&package, state.credits_per_euro())))
+    Ok(Json(administration::save_package(&state, &admin, id, body, &client).await?))
 }
 
 /// Withdraws the package from sale; purchases already made keep it.
@@ -457,9 +350,6 @@ async fn withdraw_package(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    if !state.auth().store().deactivate_package(&id).await.map_err(Error::from)? {
-        return Err(Error::NotFound.into());
-    }
-    state.auth().record_admin_event(&admin, admin.user_id, SecurityEventKind::PackageChanged, &client).await?;
+    administration::withdraw_package(&state, &admin, &id, &client).await?;
     Ok(Json(MessageResponse { message: format!("Package {id} withdrawn from sale") }))
 }

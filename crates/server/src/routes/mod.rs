@@ -1,7 +1,7 @@
 //! Every route, by area, each declared with its OpenAPI description (`routes!` registers the
-//! handler and its `#[utoipa::path]` together, so a route cannot exist undocumented). Two
-//! kinds of page for people are not API and not in the document: `/docs` and the email-link
-//! pages (`pages`).
+//! handler and its `#[utoipa::path]` together, so a route cannot exist undocumented). Three
+//! kinds of page for people are not API and not in the document: `/docs`, the email-link
+//! pages (`pages`) and the admin console (`crate::console`).
 
 mod account;
 mod admin;
@@ -47,5 +47,5 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = routes.split_for_parts();
     openapi::add_common_responses(&mut document);
     openapi::apply_limits(&mut document);
-    (router.merge(docs::router()).merge(pages::router()), document)
+    (router.merge(docs::router()).merge(pages::router()).merge(crate::console::router()), document)
 }

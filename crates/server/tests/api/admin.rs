@@ -11,7 +11,7 @@ use crate::common::{PASSWORD, TestApp, expect_error};
 
 impl TestApp {
     /// A signed-in administrator (promoted as `users promote` does, then signed in).
-    async fn administrator(&self, email: &str) -> TokenResponse {
+    pub(crate) async fn administrator(&self, email: &str) -> TokenResponse {
         assert_eq!(self.register(email, PASSWORD).await.status(), StatusCode::CREATED);
         let email = Email::parse(email).unwrap();
         let now = mana_core::clock::Clock::now(self.clock.as_ref());

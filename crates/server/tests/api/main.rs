@@ -17,6 +17,7 @@ mod stripe_stand_in;
 mod totp;
 
 mod concurrency;
+mod console;
 mod credits;
 mod deploy;
 mod discovery;

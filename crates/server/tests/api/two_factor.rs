@@ -11,11 +11,11 @@ use crate::common::{PASSWORD, TestApp, expect_error};
 use crate::totp;
 
 /// A signed-in user with 2FA on: their first tokens, the secret and the backup codes.
-struct Enrolled {
-    email: String,
-    secret: String,
-    backup_codes: Vec<String>,
-    access_token: String,
+pub(crate) struct Enrolled {
+    pub(crate) email: String,
+    pub(crate) secret: String,
+    pub(crate) backup_codes: Vec<String>,
+    pub(crate) access_token: String,
 }
 
 impl TestApp {
@@ -24,11 +24,11 @@ impl TestApp {
     }
 
     /// The code of `secret` at the manual clock's time.
-    fn code_now(&self, secret: &str) -> String {
+    pub(crate) fn code_now(&self, secret: &str) -> String {
         totp::code(secret, self.clock.now().timestamp())
     }
 
-    async fn enrolled(&self, email: &str) -> Enrolled {
+    pub(crate) async fn enrolled(&self, email: &str) -> Enrolled {
         let tokens = self.signed_in(email).await;
         let setup: Value =
             self.authed_post("/auth/2fa/totp/setup", &tokens.access_token, json!({})).await.json().await.unwrap();
