@@ -2,10 +2,12 @@
 //! Run through `scripts/bench` (quick) or `scripts/bench --full`.
 
 mod api;
+mod console;
 mod limits;
 mod load;
 mod outbox;
 mod report;
+mod seed;
 mod server;
 mod webhooks;
 
@@ -44,6 +46,15 @@ struct Args {
     /// Print the server's process id, so that a profiler can attach (`perf record -p`).
     #[arg(long)]
     print_pid: bool,
+    /// Instead of the hot paths: seed a large database and time the admin console's pages.
+    #[arg(long)]
+    console: bool,
+    /// Users the console's database is seeded with.
+    #[arg(long, default_value_t = 100_000)]
+    seed_users: usize,
+    /// Credit spends seeded (besides each user's opening and funding transactions).
+    #[arg(long, default_value_t = 300_000)]
+    seed_spends: usize,
 }
 
 #[tokio::main]
@@ -56,6 +67,9 @@ async fn main() -> anyhow::Result<()> {
         .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if args.console {
+        return console_pages(&args, &postgres).await;
+    }
 
     eprintln!("measuring reference limits ...");
     let hash_time = limits::password_hash_time(args.bcrypt_cost).await?;
@@ -96,6 +110,52 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("{}", report.render());
+    Ok(())
+}
+
+/// The admin console on a seeded database of each backend: how the seeding went, and each
+/// page's time.
+async fn console_pages(args: &Args, postgres: &str) -> anyhow::Result<()> {
+    let mut out = String::from("| backend | page | p50 ms | p95 ms | max ms |\n|---|---|---:|---:|---:|\n");
+    let mut notes = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        if args.backend != backend && args.backend != "both" {
+            continue;
+        }
+        let dir = server::TempDir::new("mana-console")?;
+        let (url, drop_database) = if backend == "sqlite" {
+            (format!("sqlite://{}/console.db?mode=rwc", dir.0.display()), None)
+        } else {
+            let (url, drop) = limits::scratch_postgres(postgres, "mana_console").await?;
+            (url, Some(drop))
+        };
+        eprintln!("{backend}: seeding {} users and {} spends ...", args.seed_users, args.seed_spends);
+        let seeded = seed::seed(&url, args.seed_users, args.seed_spends).await?;
+        notes.push(format!(
+            "{backend}: seeded {} users, {} spends ({} refused for want of credits), {} sign-in events; the ledger holds {} transactions and {} postings; {:.0} s",
+            seeded.users, seeded.spends, seeded.refused_spends, seeded.events, seeded.transactions, seeded.postings, seeded.seconds
+        ));
+        let server = Server::start(Some(url), 4, args.pool, &[]).await?;
+        let timings = console::measure(&server.base, &seeded).await;
+        server.stop().await;
+        if let Some(drop) = drop_database {
+            drop.await;
+        }
+        for timing in timings? {
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            out.push_str(&format!(
+                "| {backend} | `{}` | {:.1} | {:.1} | {:.1} |\n",
+                timing.page,
+                ms(timing.p50),
+                ms(timing.p95),
+                ms(timing.max)
+            ));
+        }
+    }
+    println!("{out}");
+    for note in notes {
+        println!("- {note}");
+    }
     Ok(())
 }
 
