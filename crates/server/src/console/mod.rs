@@ -42,11 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}", get(users::show))
         .route("/admin/users/{id}/sessions/revoke", post(users::revoke_sessions))
         .route("/admin/users/{id}/sessions/{session}/revoke", post(users::revoke_session))
-        .route("/admin/users/{id}/lock", post(users::lock))
-        .route("/admin/users/{id}/unlock", post(users::unlock))
-        .route("/admin/users/{id}/delete", post(users::delete))
-        .route("/admin/users/{id}/restore", post(users::restore))
         .route("/admin/users/{id}/credits", post(users::adjust_credits))
+        // lock, unlock, delete, restore
+        .route("/admin/users/{id}/{action}", post(users::account_action))
         .route("/admin/ledger", get(ledger::show))
         .route("/admin/ledger/verify", post(ledger::verify))
         .route("/admin/packages", get(packages::show).post(packages::save))

@@ -185,7 +185,8 @@ async fn finish(state: &AppState, admin: &ConsoleAdmin, id: &str, outcome: Resul
     }
 }
 
-/// Which account action a form asks for.
+/// An action on the account, named by the last segment of the form's address
+/// (`/admin/users/{id}/lock`); `sessions/revoke` ends every session.
 #[derive(Clone, Copy)]
 enum Action {
     RevokeSessions,
@@ -193,6 +194,41 @@ enum Action {
     Unlock,
     Delete,
     Restore,
+}
+
+impl Action {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "lock" => Action::Lock,
+            "unlock" => Action::Unlock,
+            "delete" => Action::Delete,
+            "restore" => Action::Restore,
+            _ => return None,
+        })
+    }
+}
+
+/// `POST /admin/users/{id}/{action}`.
+pub async fn account_action(
+    State(state): State<AppState>,
+    client: Client,
+    Path((id, action)): Path<(String, String)>,
+    form: AdminForm<NoFields>,
+) -> Response {
+    match Action::named(&action) {
+        Some(action) => act(state, form, client, id, action).await,
+        None => Problem::from(Error::NotFound).into_response(),
+    }
+}
+
+/// `POST /admin/users/{id}/sessions/revoke`.
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+    form: AdminForm<NoFields>,
+) -> Response {
+    act(state, form, client, id, Action::RevokeSessions).await
 }
 
 async fn act(state: AppState, form: AdminForm<NoFields>, client: Client, id: String, action: Action) -> Response {
@@ -211,51 +247,6 @@ async fn act(state: AppState, form: AdminForm<NoFields>, client: Client, id: Str
     }
     .await;
     finish(&state, &admin, &id, outcome).await
-}
-
-pub async fn revoke_sessions(
-    State(state): State<AppState>,
-    client: Client,
-    Path(id): Path<String>,
-    form: AdminForm<NoFields>,
-) -> Response {
-    act(state, form, client, id, Action::RevokeSessions).await
-}
-
-pub async fn lock(
-    State(state): State<AppState>,
-    client: Client,
-    Path(id): Path<String>,
-    form: AdminForm<NoFields>,
-) -> Response {
-    act(state, form, client, id, Action::Lock).await
-}
-
-pub async fn unlock(
-    State(state): State<AppState>,
-    client: Client,
-    Path(id): Path<String>,
-    form: AdminForm<NoFields>,
-) -> Response {
-    act(state, form, client, id, Action::Unlock).await
-}
-
-pub async fn delete(
-    State(state): State<AppState>,
-    client: Client,
-    Path(id): Path<String>,
-    form: AdminForm<NoFields>,
-) -> Response {
-    act(state, form, client, id, Action::Delete).await
-}
-
-pub async fn restore(
-    State(state): State<AppState>,
-    client: Client,
-    Path(id): Path<String>,
-    form: AdminForm<NoFields>,
-) -> Response {
-    act(state, form, client, id, Action::Restore).await
 }
 
 pub async fn revoke_session(
