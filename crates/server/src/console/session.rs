@@ -102,9 +102,11 @@ fn csrf_token(refresh_token: &str) -> String {
     base64url_encode(&hmac_sha256(refresh_token.as_bytes(), b"mana-core-auth admin console form"))
 }
 
-/// A browser says when a request comes from another site's page (`Sec-Fetch-Site`); such a
-/// request changes nothing here, whatever it carries.
-pub fn is_cross_site(headers: &HeaderMap) -> bool {
+/// A browser says when a request comes from another origin's page (`Sec-Fetch-Site`); such a
+/// request changes nothing here, whatever it carries. Stricter than the email-link pages'
+/// check (`routes/pages.rs`), which a sibling app of the same site may link to: nothing but the
+/// console's own pages posts to the console.
+pub fn sent_from_elsewhere(headers: &HeaderMap) -> bool {
     headers.get("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site")
 }
 
@@ -201,7 +203,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminForm<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
-        if is_cross_site(request.headers()) {
+        if sent_from_elsewhere(request.headers()) {
             return Err(Refused::Forged.into_response());
         }
         let admin = console_admin(state, request.headers()).await.map_err(IntoResponse::into_response)?;

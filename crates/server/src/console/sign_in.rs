@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::pages::{Problem, render};
 use super::session::{
-    AdminForm, CONSOLE, ConsoleAdmin, NoFields, Refused, SIGN_IN, clear_session_cookie, is_cross_site, session_cookie,
-    session_token, sign_in_csrf, sign_in_csrf_holds,
+    AdminForm, CONSOLE, ConsoleAdmin, NoFields, Refused, SIGN_IN, clear_session_cookie, sent_from_elsewhere,
+    session_cookie, session_token, sign_in_csrf, sign_in_csrf_holds,
 };
 use crate::http::Client;
 use crate::http::client_ip::ClientIp;
@@ -82,7 +82,7 @@ pub async fn submit(
     Client(client): Client,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if is_cross_site(&headers) || !sign_in_csrf_holds(&state, &headers, &form.csrf) {
+    if sent_from_elsewhere(&headers) || !sign_in_csrf_holds(&state, &headers, &form.csrf) {
         return Refused::Forged.into_response();
     }
     let request = LoginRequest {
@@ -112,7 +112,7 @@ pub async fn verify(
     Client(client): Client,
     Form(form): Form<SecondFactorForm>,
 ) -> Response {
-    if is_cross_site(&headers) || !sign_in_csrf_holds(&state, &headers, &form.csrf) {
+    if sent_from_elsewhere(&headers) || !sign_in_csrf_holds(&state, &headers, &form.csrf) {
         return Refused::Forged.into_response();
     }
     // Six digits are a code from the app; anything else is tried as a backup code.
