@@ -16,25 +16,53 @@ use crate::decode::{self, user_columns};
 use crate::sql::Sql;
 use crate::statement::Statement;
 
-/// `$1`: a LIKE pattern or NULL for everyone; `$2`: whether deleted accounts are included.
-macro_rules! user_filter {
-    () => {
-        " FROM auth.users
-          WHERE ($1 IS NULL OR email LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\')
-            AND ($2 OR deleted_at IS NULL)"
+/// The search's condition for a prefix: users whose email or lowercased name lies in
+/// `[$1, $2)`, the range of strings that start with the prefix, so that each term is a range of
+/// one index (a LIKE with a bound pattern is not, on SQLite, and needs a per-value plan on
+/// PostgreSQL). PostgreSQL compares byte-wise with the `text_pattern_ops` operators (its `<`
+/// follows the collation, whose ranges are no prefixes); SQLite's binary collation already
+/// does. `$3`: whether deleted accounts are included.
+macro_rules! prefix_range {
+    ($ge:literal, $lt:literal) => {
+        concat!(
+            " WHERE ((email ",
+            $ge,
+            " $1 AND email ",
+            $lt,
+            " $2)",
+            " OR (lower(name) ",
+            $ge,
+            " $1 AND lower(name) ",
+            $lt,
+            " $2))",
+            " AND ($3 OR deleted_at IS NULL)"
+        )
     };
 }
-static COUNT_USERS: Sql = Sql::new(concat!("SELECT count(*) AS total", user_filter!()));
-static USERS_NEWEST: Sql = Sql::new(concat!(
-    "SELECT ",
-    user_columns!(),
-    user_filter!(),
-    " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-));
-static USERS_OLDEST: Sql =
-    Sql::new(concat!("SELECT ", user_columns!(), user_filter!(), " ORDER BY created_at, id LIMIT $3 OFFSET $4"));
-static USERS_BY_EMAIL: Sql =
-    Sql::new(concat!("SELECT ", user_columns!(), user_filter!(), " ORDER BY email, id LIMIT $3 OFFSET $4"));
+/// One statement of the search: for everyone (`$1`: whether deleted accounts are included;
+/// `$2`, `$3`: limit and offset) and for a prefix (`$1`–`$3` as in [`prefix_range!`]; `$4`,
+/// `$5`: limit and offset).
+macro_rules! search {
+    ($select:expr) => {
+        search!($select, "", "", "")
+    };
+    ($select:expr, $order:literal) => {
+        search!($select, $order, " LIMIT $2 OFFSET $3", " LIMIT $4 OFFSET $5")
+    };
+    ($select:expr, $order:literal, $page_everyone:literal, $page_prefix:literal) => {
+        (
+            Sql::new(concat!($select, " FROM auth.users WHERE ($1 OR deleted_at IS NULL)", $order, $page_everyone)),
+            Sql::each(
+                concat!($select, " FROM auth.users", prefix_range!("~>=~", "~<~"), $order, $page_prefix),
+                concat!($select, " FROM users", prefix_range!(">=", "<"), $order, $page_prefix),
+            ),
+        )
+    };
+}
+static COUNT_USERS: (Sql, Sql) = search!("SELECT count(*) AS total");
+static USERS_NEWEST: (Sql, Sql) = search!(concat!("SELECT ", user_columns!()), " ORDER BY created_at DESC, id DESC");
+static USERS_OLDEST: (Sql, Sql) = search!(concat!("SELECT ", user_columns!()), " ORDER BY created_at, id");
+static USERS_BY_EMAIL: (Sql, Sql) = search!(concat!("SELECT ", user_columns!()), " ORDER BY email, id");
 static SET_ROLE: Sql =
     Sql::new("UPDATE auth.users SET role = $2, updated_at = $3 WHERE email = $1 AND deleted_at IS NULL RETURNING id");
 /// The user's row is updated first: a session inserted at the same moment either sees the
@@ -67,24 +95,40 @@ static COUNT_EVENTS: Sql = Sql::new(
     "SELECT count(*) AS total FROM auth.security_events WHERE kind = $1 AND created_at >= $2 AND created_at < $3",
 );
 
-/// A LIKE pattern matching values that start with `prefix`, its own `%`, `_` and `\` escaped.
-fn prefix_pattern(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+/// The strings that start with `prefix` (lowercased), as `[from, below)` in code point order,
+/// which is UTF-8's byte order.
+fn prefix_range(prefix: &str) -> (String, String) {
+    let from = prefix.to_lowercase();
+    let mut below = from.clone();
+    // The least string after every one that starts with `from`: its last character that can
+    // grow, grown, and what followed it dropped.
+    while let Some(last) = below.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            other => char::from_u32(other as u32 + 1),
+        };
+        if let Some(next) = next {
+            below.push(next);
+            return (from, below);
         }
-        pattern.push(c);
     }
-    pattern.push('%');
-    pattern
+    // Only U+10FFFF, the last code point (a noncharacter no one types): no string follows every
+    // one that starts with it, so the bound is one longer than any email or name kept.
+    let longest = mana_proto::limits::EMAIL_MAX_CHARS.max(mana_proto::limits::NAME_MAX_CHARS);
+    (from, char::MAX.to_string().repeat(longest + 1))
 }
 
 #[async_trait]
 impl<B: Backend> AdminStore for SqlStore<B> {
     async fn search_users(&self, search: &UserSearch) -> StoreResult<UserPage> {
-        let pattern = search.prefix.as_deref().map(prefix_pattern);
-        let filter = |sql: &'static Sql| Statement::new(sql).opt_text(pattern.as_deref()).flag(search.include_deleted);
+        let range = search.prefix.as_deref().map(prefix_range);
+        let filter = |(everyone, with_prefix): &'static (Sql, Sql)| match &range {
+            None => Statement::new(everyone).flag(search.include_deleted),
+            Some((from, below)) => Statement::new(with_prefix)
+                .text_arg(from.as_str())
+                .text_arg(below.as_str())
+                .flag(search.include_deleted),
+        };
         let list = match search.order {
             UserOrder::NewestFirst => &USERS_NEWEST,
             UserOrder::OldestFirst => &USERS_OLDEST,
@@ -189,8 +233,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_search_prefix_matches_itself_literally() {
-        assert_eq!(prefix_pattern("Ada"), "ada%");
-        assert_eq!(prefix_pattern("100%_x\\"), "100\\%\\_x\\\\%");
+    fn a_prefix_becomes_the_range_of_the_strings_that_start_with_it() {
+        let range = |prefix: &str| prefix_range(prefix);
+        assert_eq!(range("Ada"), ("ada".into(), "adb".into()));
+        assert_eq!(range("100%_x"), ("100%_x".into(), "100%_y".into()), "no character is special");
+        assert_eq!(range("a\u{D7FF}"), ("a\u{D7FF}".into(), "a\u{E000}".into()), "surrogates are no characters");
+        assert_eq!(range("b\u{10FFFF}"), ("b\u{10FFFF}".into(), "c".into()));
+        let (from, below) = range("\u{10FFFF}");
+        assert_eq!(from, "\u{10FFFF}");
+        assert!(below.chars().all(|c| c == char::MAX) && below.chars().count() > 254);
+    }
+
+    #[test]
+    fn every_string_with_the_prefix_and_no_other_lies_in_its_range() {
+        let words = [
+            "",
+            "a",
+            "ad",
+            "ada",
+            "adaz",
+            "ada\u{10FFFF}x",
+            "adb",
+            "ad\u{E9}",
+            "b",
+            "\u{10FFFF}",
+            "\u{10FFFF}\u{10FFFF}z",
+        ];
+        for prefix in words {
+            let (from, below) = prefix_range(prefix);
+            for word in words {
+                let inside = word >= from.as_str() && word < below.as_str();
+                assert_eq!(inside, word.starts_with(prefix), "{word:?} against the prefix {prefix:?}");
+            }
+        }
     }
 }
