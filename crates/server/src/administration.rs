@@ -80,13 +80,12 @@ pub async fn adjust_credits(
 
 /// Every ledger invariant checked, as `mana-core-auth ledger verify` does.
 pub async fn ledger_report(state: &AppState) -> Result<LedgerReport, Error> {
-    let facts = state.auth().store().ledger_facts().await.map_err(Error::from)?;
-    let violations: Vec<String> = verify_ledger(&facts).iter().map(ToString::to_string).collect();
+    let verdict = verify_ledger(state.auth().store().as_ref()).await.map_err(Error::from)?;
     Ok(LedgerReport {
-        ok: violations.is_empty(),
-        balances_checked: facts.balances.len(),
-        purchases_checked: facts.purchases.len(),
-        violations,
+        ok: verdict.is_sound(),
+        balances_checked: verdict.balances_checked,
+        purchases_checked: verdict.purchases_checked,
+        violations: verdict.violations.iter().map(ToString::to_string).collect(),
     })
 }
 

@@ -30,7 +30,7 @@ pub fn spend_with_key(amount: i64, key: &str) -> SpendRequest {
 }
 
 pub async fn assert_ledger_sound(store: &SharedStore) {
-    let problems = verify_ledger(&store.ledger_facts().await.unwrap());
+    let problems = verify_ledger(store.as_ref()).await.unwrap().violations;
     assert!(
         problems.is_empty(),
         "ledger verify found:\n{}",

@@ -126,7 +126,7 @@ async fn run_sequence(store: SharedStore, ops: Vec<Op>) -> Result<(), TestCaseEr
             op
         );
     }
-    let problems = mana_core::credits::verify_ledger(&store.ledger_facts().await.unwrap());
+    let problems = mana_core::credits::verify_ledger(store.as_ref()).await.unwrap().violations;
     prop_assert!(problems.is_empty(), "ledger verify: {:?}", problems);
     Ok(())
 }

@@ -14,6 +14,7 @@ mod lifecycle;
 mod payments;
 mod retention;
 mod sessions;
+mod tampering;
 mod two_factor;
 mod users;
 
@@ -27,6 +28,7 @@ pub use lifecycle::*;
 pub use payments::*;
 pub use retention::*;
 pub use sessions::*;
+pub use tampering::*;
 pub use two_factor::*;
 pub use users::*;
 

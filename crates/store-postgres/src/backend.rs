@@ -4,6 +4,7 @@
 //! transaction (see `connection`).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
 use mana_core::ids::UserId;
 use mana_core::store::StoreResult;
 use mana_store_sql::{Backend, Conn, Dialect, SqlRow, Statement, Value};
@@ -83,6 +84,20 @@ impl Backend for PostgresBackend {
 
     async fn fetch_optional(conn: &mut Self::Conn, statement: Statement) -> StoreResult<Option<PgRecord>> {
         Ok(run!(conn, statement, fetch_optional)?.map(PgRecord))
+    }
+
+    async fn for_each(
+        conn: &mut Self::Conn,
+        statement: Statement,
+        mut visit: impl FnMut(PgRecord) -> StoreResult<()> + Send,
+    ) -> StoreResult<()> {
+        let text = statement.text(Dialect::Postgres);
+        let query = statement.into_args().into_iter().fold(sqlx::query(&text), bind);
+        let mut rows = query.fetch(&mut **conn);
+        while let Some(row) = db(rows.try_next().await)? {
+            visit(PgRecord(row))?;
+        }
+        Ok(())
     }
 
     async fn execute(conn: &mut Self::Conn, statement: Statement) -> StoreResult<u64> {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use mana_store_conformance::{SharedStore, create_user};
+use mana_store_conformance::{SharedStore, Tampering, create_user, each_tampering_is_found};
 use mana_store_postgres::testing::fresh_database;
 
 #[tokio::test]
@@ -32,4 +32,31 @@ async fn a_bucket_can_never_be_stored_negative() {
     let error =
         sqlx::query("UPDATE credits.balances SET free = -1").execute(store.pool()).await.unwrap_err().to_string();
     assert!(error.contains("check constraint"), "{error}");
+}
+
+/// What the service keeps beside the ledger (balances, usage statistics) can be changed by
+/// hand; `ledger verify` finds each such change.
+#[tokio::test]
+async fn ledger_verify_finds_each_change_made_behind_the_services_back() {
+    let (store, _) = fresh_database(2).await.unwrap();
+    let shared: SharedStore = Arc::new(store.clone());
+    each_tampering_is_found(&shared, |tampering, user| {
+        let pool = store.pool().clone();
+        async move {
+            let statement = match tampering {
+                Tampering::RaisePaidBalance => "UPDATE credits.balances SET paid = paid + 1000 WHERE user_id = $1",
+                Tampering::RaiseTotalEarned => "UPDATE credits.balances SET total_earned = total_earned + 5 WHERE user_id = $1",
+                Tampering::LowerTotalSpent => "UPDATE credits.balances SET total_spent = total_spent - 1 WHERE user_id = $1",
+                Tampering::RaiseUsage => "UPDATE credits.usage_stats SET credits_used = credits_used + 1 WHERE user_id = $1",
+                Tampering::ForgetUsage => "DELETE FROM credits.usage_stats WHERE user_id = $1",
+                Tampering::InventUsage => {
+                    "INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses) VALUES ($1, 'ghost', '2020-01-01', 7, 1)"
+                }
+                Tampering::DeleteBalance => "DELETE FROM credits.balances WHERE user_id = $1",
+            };
+            let changed = sqlx::query(statement).bind(user.0).execute(&pool).await.unwrap().rows_affected();
+            assert_eq!(changed, 1, "{tampering:?}");
+        }
+    })
+    .await;
 }

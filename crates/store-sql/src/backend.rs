@@ -51,6 +51,13 @@ pub trait Backend: Send + Sync + 'static {
         conn: &mut Self::Conn,
         statement: Statement,
     ) -> impl Future<Output = StoreResult<Option<Self::Row>>> + Send;
+    /// Hands each result row to `visit` as it arrives, so that a large result is never held
+    /// whole; the first error (the database's or `visit`'s) ends it.
+    fn for_each(
+        conn: &mut Self::Conn,
+        statement: Statement,
+        visit: impl FnMut(Self::Row) -> StoreResult<()> + Send,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Returns the number of rows affected.
     fn execute(conn: &mut Self::Conn, statement: Statement) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use mana_core::credits::{Credits, IdempotencyKey, Posting};
 use mana_core::ids::UserId;
 use mana_core::store::{
-    CreditDecision, CreditPackage, CreditStore, Decide, LedgerFacts, Purchase, StoreError, StoreResult,
+    CreditDecision, CreditPackage, CreditStore, Decide, LedgerAudit, Purchase, StoreError, StoreResult,
     TransactionView, UsageStat,
 };
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::decode;
 use crate::ledger_writes::{Lock, apply_changes, read_snapshot};
 use crate::sql::Sql;
 use crate::statement::Statement;
-use crate::{SqlStore, ledger_facts};
+use crate::{SqlStore, ledger_audit};
 
 static LIST_TRANSACTIONS: Sql = Sql::new(
     "SELECT id, kind, amount, balance_after, app_id, description, metadata, created_at
@@ -105,7 +105,7 @@ impl<B: Backend> CreditStore for SqlStore<B> {
         rows.iter().map(decode::usage_stat).collect()
     }
 
-    async fn ledger_facts(&self) -> StoreResult<LedgerFacts> {
-        ledger_facts::read(&self.backend).await
+    async fn audit_ledger(&self, audit: &mut dyn LedgerAudit) -> StoreResult<()> {
+        ledger_audit::audit(&self.backend, audit).await
     }
 }

@@ -136,7 +136,7 @@ pub fn idempotency_record(row: &impl SqlRow) -> StoreResult<Option<IdempotencyRe
     }))
 }
 
-fn app_id(text: &str) -> StoreResult<AppId> {
+pub fn app_id(text: &str) -> StoreResult<AppId> {
     AppId::parse(text).ok_or_else(|| corrupt(format!("bad app id {text:?}")))
 }
 

@@ -15,7 +15,7 @@ mod credits;
 mod decode;
 mod events;
 mod identities;
-mod ledger_facts;
+mod ledger_audit;
 mod ledger_writes;
 mod lifecycle;
 mod mfa;

@@ -4,6 +4,7 @@
 //! needs nothing more than any read or write.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
 use mana_core::ids::UserId;
 use mana_core::store::{StoreError, StoreResult};
 use mana_store_sql::{Backend, Conn, Dialect, SqlRow, Statement, Value, corrupt};
@@ -84,6 +85,20 @@ impl Backend for SqliteBackend {
 
     async fn fetch_optional(conn: &mut Self::Conn, statement: Statement) -> StoreResult<Option<SqliteRecord>> {
         Ok(run!(conn, statement, fetch_optional)?.map(SqliteRecord))
+    }
+
+    async fn for_each(
+        conn: &mut Self::Conn,
+        statement: Statement,
+        mut visit: impl FnMut(SqliteRecord) -> StoreResult<()> + Send,
+    ) -> StoreResult<()> {
+        let text = statement.text(Dialect::Sqlite);
+        let query = statement.into_args().into_iter().fold(sqlx::query(&text), bind);
+        let mut rows = query.fetch(&mut **conn);
+        while let Some(row) = db(rows.try_next().await)? {
+            visit(SqliteRecord(row))?;
+        }
+        Ok(())
     }
 
     async fn execute(conn: &mut Self::Conn, statement: Statement) -> StoreResult<u64> {

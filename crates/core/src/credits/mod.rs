@@ -15,4 +15,4 @@ pub use movements::{Balance, CreditPolicy, Memo, MovementError, Movements};
 pub use names::{AppId, IdempotencyKey};
 pub use receipt::{BalanceSummary, SpendReceipt};
 pub use service::{CreditService, MAX_SPEND, SpendRequest, TransactionPage};
-pub use verify::{Violation, verify_ledger};
+pub use verify::{LedgerVerdict, Verifier, Violation, verify_ledger};

@@ -1,6 +1,5 @@
 //! The invariants of the ledger, checked over the aggregates a store reports.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -8,7 +7,10 @@ use uuid::Uuid;
 
 use super::{AppId, Bucket, Credits};
 use crate::ids::UserId;
-use crate::store::LedgerFacts;
+use crate::store::{
+    CreditStore, LedgerAudit, MisstatedTransaction, PostedTotals, PurchaseSettlement, StoreResult,
+    UnbalancedTransaction, UsageComparison, UserLedger,
+};
 
 /// One broken invariant of the ledger. `Display` says it in a sentence for operators.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,40 +134,75 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Every broken invariant; empty when the ledger is sound.
-pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
-    let mut problems = Vec::new();
-    for t in &facts.unbalanced {
-        problems.push(Violation::Unbalanced { transaction: t.id, sum: t.sum, postings: t.postings });
+/// What checking the whole ledger found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerVerdict {
+    /// Every broken invariant; empty when the ledger is sound.
+    pub violations: Vec<Violation>,
+    pub balances_checked: usize,
+    pub purchases_checked: usize,
+}
+
+impl LedgerVerdict {
+    pub fn is_sound(&self) -> bool {
+        self.violations.is_empty()
     }
-    for t in &facts.misstated {
-        problems.push(Violation::Misstated { transaction: t.id, stated: t.amount, moved: t.net });
+}
+
+/// Checks every invariant of the ledger in `store`.
+pub async fn verify_ledger<S: CreditStore + ?Sized>(store: &S) -> StoreResult<LedgerVerdict> {
+    let mut verifier = Verifier::default();
+    store.audit_ledger(&mut verifier).await?;
+    Ok(verifier.verdict)
+}
+
+/// Checks each fact of the ledger as the store reads it, keeping only what is wrong.
+#[derive(Debug, Default)]
+pub struct Verifier {
+    verdict: LedgerVerdict,
+}
+
+impl Verifier {
+    pub fn verdict(self) -> LedgerVerdict {
+        self.verdict
     }
 
-    let posted: BTreeMap<(UserId, Bucket), Credits> =
-        facts.posted.iter().map(|p| ((p.user, p.bucket), p.total)).collect();
-    let totals: BTreeMap<UserId, (Credits, Credits, Credits)> =
-        facts.posted_totals.iter().map(|t| (t.user, (t.earned, t.spent, t.expired))).collect();
-    let mut users_with_balance = std::collections::BTreeSet::new();
-    for balance in &facts.balances {
+    fn found(&mut self, violation: Violation) {
+        self.verdict.violations.push(violation);
+    }
+}
+
+impl LedgerAudit for Verifier {
+    fn unbalanced(&mut self, t: UnbalancedTransaction) {
+        self.found(Violation::Unbalanced { transaction: t.id, sum: t.sum, postings: t.postings });
+    }
+
+    fn misstated(&mut self, t: MisstatedTransaction) {
+        self.found(Violation::Misstated { transaction: t.id, stated: t.amount, moved: t.net });
+    }
+
+    fn user(&mut self, ledger: UserLedger) {
+        let UserLedger { balance, posted, totals } = ledger;
         let user = balance.user_id;
-        users_with_balance.insert(user);
+        let posted =
+            |bucket: Bucket| posted.iter().find(|(b, _)| *b == bucket).map(|(_, sum)| *sum).unwrap_or_default();
+        self.verdict.balances_checked += 1;
         for bucket in Bucket::ALL {
             let cached = balance.bucket(bucket);
-            let sum = posted.get(&(user, bucket)).copied().unwrap_or_default();
+            let sum = posted(bucket);
             if balance.posted(bucket) != sum {
-                problems.push(Violation::CachedBalanceDiffers { user, bucket, cached, posted: sum });
+                self.found(Violation::CachedBalanceDiffers { user, bucket, cached, posted: sum });
             }
             if cached.is_negative() {
-                problems.push(Violation::NegativeBucket { user, bucket, balance: cached });
+                self.found(Violation::NegativeBucket { user, bucket, balance: cached });
             }
         }
-        let (earned, spent, expired) = totals.get(&user).copied().unwrap_or_default();
+        let PostedTotals { earned, spent, expired } = totals;
         if balance.total_earned != earned {
-            problems.push(Violation::TotalEarnedDiffers { user, cached: balance.total_earned, ledger: earned });
+            self.found(Violation::TotalEarnedDiffers { user, cached: balance.total_earned, ledger: earned });
         }
         if balance.total_spent != spent {
-            problems.push(Violation::TotalSpentDiffers { user, cached: balance.total_spent, ledger: spent });
+            self.found(Violation::TotalSpentDiffers { user, cached: balance.total_spent, ledger: spent });
         }
         // What a user holds, net of what they owe, is what they earned (less what was taken
         // back) minus what they spent and what expired.
@@ -173,35 +210,32 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
         let net = balance.total().0 - balance.owed.0;
         // Spending beyond what was earned is possible only by what was taken back after it.
         if spent.0 > earned.0 + balance.owed.0 || net != available {
-            problems.push(Violation::HoldsWrongTotal { user, earned, spent, expired, holds: Credits(net) });
-        }
-    }
-    for &(user, bucket) in posted.keys() {
-        if !users_with_balance.contains(&user) {
-            problems.push(Violation::PostingsWithoutBalance { user, bucket });
+            self.found(Violation::HoldsWrongTotal { user, earned, spent, expired, holds: Credits(net) });
         }
     }
 
-    let key = |s: &crate::store::UsageStat| (s.user_id, s.app_id.clone(), s.day);
-    let from_ledger: BTreeMap<_, _> =
-        facts.usage_from_ledger.iter().map(|s| (key(s), (s.credits_used, s.uses))).collect();
-    let from_stats: BTreeMap<_, _> = facts.usage_stats.iter().map(|s| (key(s), (s.credits_used, s.uses))).collect();
-    for ((user, app, day), ledger) in &from_ledger {
-        let stats = from_stats.get(&(*user, app.clone(), *day)).copied().unwrap_or_default();
-        if stats != *ledger {
-            problems.push(Violation::UsageDiffers { user: *user, app: app.clone(), day: *day, ledger: *ledger, stats });
+    fn postings_without_balance(&mut self, user: UserId, bucket: Bucket) {
+        self.found(Violation::PostingsWithoutBalance { user, bucket });
+    }
+
+    fn usage(&mut self, usage: UsageComparison) {
+        let UsageComparison { user, app, day, ledger, stats } = usage;
+        match (ledger, stats) {
+            (None, Some(stats)) => self.found(Violation::UsageWithoutLedger { user, app, day, credits: stats.0 }),
+            (Some(ledger), stats) if stats != Some(ledger) => {
+                let stats = stats.unwrap_or_default();
+                self.found(Violation::UsageDiffers { user, app, day, ledger, stats });
+            }
+            _ => {}
         }
     }
-    for ((user, app, day), stats) in &from_stats {
-        if !from_ledger.contains_key(&(*user, app.clone(), *day)) {
-            problems.push(Violation::UsageWithoutLedger { user: *user, app: app.clone(), day: *day, credits: stats.0 });
-        }
-    }
-    for settlement in &facts.purchases {
+
+    fn purchase(&mut self, settlement: PurchaseSettlement) {
+        self.verdict.purchases_checked += 1;
         let purchase = &settlement.purchase;
         let (settled, due) = (purchase.settled.held(), purchase.terms().credits_due(&purchase.facts));
         if settlement.ledger_net != settled || settled != due {
-            problems.push(Violation::PurchaseUnsettled {
+            self.found(Violation::PurchaseUnsettled {
                 purchase: purchase.id,
                 ledger: settlement.ledger_net,
                 settled,
@@ -209,14 +243,13 @@ pub fn verify_ledger(facts: &LedgerFacts) -> Vec<Violation> {
             });
         }
     }
-    problems
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payments::{PaymentFacts, Settled};
-    use crate::store::{PaymentFlow, Purchase, PurchaseSettlement, PurchaseStatus};
+    use crate::store::{PaymentFlow, Purchase, PurchaseStatus};
 
     fn paid_purchase(settled: Settled) -> Purchase {
         Purchase {
@@ -247,8 +280,11 @@ mod tests {
         let doubled = PurchaseSettlement { purchase: paid_purchase(whole), ledger_net: Credits(2200) };
         // Paid, yet never credited.
         let unpaid = PurchaseSettlement { purchase: paid_purchase(Settled::default()), ledger_net: Credits::ZERO };
-        let facts = LedgerFacts { purchases: vec![sound, doubled.clone(), unpaid.clone()], ..LedgerFacts::default() };
-        let problems = verify_ledger(&facts);
+        let mut verifier = Verifier::default();
+        for settlement in [sound, doubled.clone(), unpaid.clone()] {
+            verifier.purchase(settlement);
+        }
+        let problems = verifier.verdict().violations;
         assert_eq!(
             problems,
             [

@@ -222,18 +222,9 @@ pub struct MisstatedTransaction {
     pub net: Credits,
 }
 
-/// The sum of the postings to one bucket of one user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PostedBucket {
-    pub user: UserId,
-    pub bucket: Bucket,
-    pub total: Credits,
-}
-
 /// One user's transactions summed by effect, each as a positive number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PostedTotals {
-    pub user: UserId,
     /// Credited by grants and purchases.
     pub earned: Credits,
     /// Spent by usage.
@@ -241,20 +232,40 @@ pub struct PostedTotals {
     pub expired: Credits,
 }
 
-/// Aggregates of the whole ledger, for `ledger verify` to check against each other.
-#[derive(Debug, Clone, Default)]
-pub struct LedgerFacts {
-    pub unbalanced: Vec<UnbalancedTransaction>,
-    pub misstated: Vec<MisstatedTransaction>,
-    /// Every user bucket that has any postings.
-    pub posted: Vec<PostedBucket>,
-    pub balances: Vec<Balance>,
-    pub posted_totals: Vec<PostedTotals>,
-    /// Usage transactions aggregated per user, app and day.
-    pub usage_from_ledger: Vec<UsageStat>,
-    pub usage_stats: Vec<UsageStat>,
+/// One user's cached balance beside what their ledger says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLedger {
+    pub balance: Balance,
+    /// The sum of the user's postings to each bucket that has any.
+    pub posted: Vec<(Bucket, Credits)>,
+    pub totals: PostedTotals,
+}
+
+/// The usage of one app by one user on one UTC day, as the usage transactions and as the
+/// statistics count it: (credits, uses), `None` where one side has nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageComparison {
+    pub user: UserId,
+    pub app: AppId,
+    pub day: NaiveDate,
+    pub ledger: Option<(Credits, i64)>,
+    pub stats: Option<(Credits, i64)>,
+}
+
+/// What `ledger verify` is shown of the ledger, one fact at a time. The store reads every fact
+/// from one snapshot and hands each over as it reads it, so that checking a large ledger holds
+/// no more of it in memory than a row.
+pub trait LedgerAudit: Send {
+    fn unbalanced(&mut self, transaction: UnbalancedTransaction);
+    fn misstated(&mut self, transaction: MisstatedTransaction);
+    /// Every user with a balance.
+    fn user(&mut self, user: UserLedger);
+    /// Every bucket with postings of a user who has no balance.
+    fn postings_without_balance(&mut self, user: UserId, bucket: Bucket);
+    /// Every (user, app, day) the usage transactions or the statistics know.
+    fn usage(&mut self, usage: UsageComparison);
     /// Every purchase with the net of the ledger transactions that name it.
-    pub purchases: Vec<super::PurchaseSettlement>,
+    fn purchase(&mut self, settlement: super::PurchaseSettlement);
 }
 
 #[async_trait]
@@ -277,7 +288,8 @@ pub trait CreditStore: Send + Sync {
     /// Newest first.
     async fn list_purchases(&self, user: UserId) -> StoreResult<Vec<Purchase>>;
     async fn usage_stats(&self, user: UserId) -> StoreResult<Vec<UsageStat>>;
-    async fn ledger_facts(&self) -> StoreResult<LedgerFacts>;
+    /// Shows `audit` the whole ledger, read in one snapshot.
+    async fn audit_ledger(&self, audit: &mut dyn LedgerAudit) -> StoreResult<()>;
 }
 
 #[cfg(test)]

@@ -60,18 +60,17 @@ pub async fn rotate_encryption(config: &Config) -> anyhow::Result<()> {
 /// Checks every ledger invariant; the error lists each violation.
 pub async fn ledger_verify(config: &Config) -> anyhow::Result<()> {
     let backend = open_migrated(config).await?;
-    let facts = backend.store().ledger_facts().await.context("reading the ledger")?;
-    let problems = verify_ledger(&facts);
+    let verdict = verify_ledger(backend.store().as_ref()).await.context("reading the ledger")?;
+    let problems = &verdict.violations;
     if problems.is_empty() {
         println!(
             "ledger verified: {} balances match their postings; every transaction balances; usage statistics agree; \
              {} purchases settled as their payments' events say",
-            facts.balances.len(),
-            facts.purchases.len()
+            verdict.balances_checked, verdict.purchases_checked
         );
         return Ok(());
     }
-    for problem in &problems {
+    for problem in problems {
         println!("VIOLATION: {problem}");
     }
     bail!("the ledger has {} violation(s)", problems.len())
