@@ -331,3 +331,47 @@ async fn credits_adjusted_from_the_console_move_once_per_form() {
     assert!(answer.text().await.unwrap().contains("amount must be a whole number"));
     assert_eq!(balance().await, before + 40);
 }
+
+/// Raises one user's cached paid balance behind the service's back (the ledger itself cannot
+/// be changed).
+async fn tamper_with_balance(app: &TestApp, user: &str) {
+    let changed = match app.state.backend() {
+        mana_server::storage::Backend::Sqlite(store) => {
+            sqlx::query("UPDATE credit_balances SET paid = paid + 1000 WHERE user_id = $1")
+                .bind(user)
+                .execute(store.pool())
+                .await
+                .map(|done| done.rows_affected())
+        }
+        mana_server::storage::Backend::Postgres(store) => {
+            sqlx::query("UPDATE credits.balances SET paid = paid + 1000 WHERE user_id = $1")
+                .bind(uuid::Uuid::parse_str(user).unwrap())
+                .execute(store.pool())
+                .await
+                .map(|done| done.rows_affected())
+        }
+    };
+    assert_eq!(changed.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_ledger_page_verifies_on_demand_and_names_what_is_broken() {
+    let app = TestApp::spawn().await;
+    app.administrator("root@example.com").await;
+    app.signed_in("someone@example.com").await;
+    let mut console = Console::new(&app);
+    redirects_to(&console.sign_in("root@example.com", PASSWORD).await, "/admin");
+    let csrf = console.csrf("/admin/ledger").await;
+    let sound = console.post("/admin/ledger/verify", &[("csrf", &csrf)]).await;
+    assert_eq!(sound.status(), StatusCode::OK);
+    let page = sound.text().await.unwrap();
+    assert!(page.contains("id=\"ledger-ok\"") && page.contains("2 balances"), "{page}");
+
+    let user = user_id(&app, "someone@example.com").await;
+    tamper_with_balance(&app, &user).await;
+    let broken = console.post("/admin/ledger/verify", &[("csrf", &csrf)]).await;
+    assert_eq!(broken.status(), StatusCode::OK);
+    let page = broken.text().await.unwrap();
+    assert!(!page.contains("ledger-ok"), "{page}");
+    assert!(page.contains(&format!("user {user}: cached paid balance")), "{page}");
+}
