@@ -55,6 +55,12 @@ struct Args {
     /// Credit spends seeded (besides each user's opening and funding transactions).
     #[arg(long, default_value_t = 300_000)]
     seed_spends: usize,
+    /// Keep each seeded database and print its URL, to time it again with --seeded.
+    #[arg(long)]
+    keep: bool,
+    /// Time the console on a database seeded by an earlier `--console --keep` run (its URL).
+    #[arg(long)]
+    seeded: Option<String>,
 }
 
 #[tokio::main]
@@ -114,10 +120,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The admin console on a seeded database of each backend: how the seeding went, and each
-/// page's time.
+/// page's time. Each backend's table is printed as soon as it is measured.
 async fn console_pages(args: &Args, postgres: &str) -> anyhow::Result<()> {
-    let mut out = String::from("| backend | page | p50 ms | p95 ms | max ms |\n|---|---|---:|---:|---:|\n");
-    let mut notes = Vec::new();
+    if let Some(url) = &args.seeded {
+        let seeded = seed::examine(url).await?;
+        let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+        return console_on(
+            backend,
+            url,
+            &seeded,
+            args,
+            format!("{backend}: an earlier seeding, {}", seeded.describe()),
+        )
+        .await;
+    }
     for backend in ["sqlite", "postgres"] {
         if args.backend != backend && args.backend != "both" {
             continue;
@@ -131,31 +147,38 @@ async fn console_pages(args: &Args, postgres: &str) -> anyhow::Result<()> {
         };
         eprintln!("{backend}: seeding {} users and {} spends ...", args.seed_users, args.seed_spends);
         let seeded = seed::seed(&url, args.seed_users, args.seed_spends).await?;
-        notes.push(format!(
-            "{backend}: seeded {} users, {} spends ({} refused for want of credits), {} sign-in events; the ledger holds {} transactions and {} postings; {:.0} s",
-            seeded.users, seeded.spends, seeded.refused_spends, seeded.events, seeded.transactions, seeded.postings, seeded.seconds
-        ));
-        let server = Server::start(Some(url), 4, args.pool, &[]).await?;
-        let timings = console::measure(&server.base, &seeded).await;
-        server.stop().await;
-        if let Some(drop) = drop_database {
+        let note = format!("{backend}: seeded {}; {}", seeded.describe(), seeded.seeding());
+        if args.keep {
+            eprintln!("{backend}: kept; time it again with scripts/bench --console --seeded '{url}'");
+        }
+        let measured = console_on(backend, &url, &seeded, args, note).await;
+        if args.keep {
+            dir.keep();
+        } else if let Some(drop) = drop_database {
             drop.await;
         }
-        for timing in timings? {
-            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            out.push_str(&format!(
-                "| {backend} | `{}` | {:.1} | {:.1} | {:.1} |\n",
-                timing.page,
-                ms(timing.p50),
-                ms(timing.p95),
-                ms(timing.max)
-            ));
-        }
+        measured?;
     }
-    println!("{out}");
-    for note in notes {
-        println!("- {note}");
+    Ok(())
+}
+
+/// Times the console's pages on one seeded database and prints the table.
+async fn console_on(backend: &str, url: &str, seeded: &seed::Seeded, args: &Args, note: String) -> anyhow::Result<()> {
+    let server = Server::start(Some(url.to_owned()), 4, args.pool, &[]).await?;
+    let timings = console::measure(&server.base, seeded).await;
+    server.stop().await;
+    let mut out = String::from("| backend | page | p50 ms | p95 ms | max ms |\n|---|---|---:|---:|---:|\n");
+    for timing in timings? {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        out.push_str(&format!(
+            "| {backend} | `{}` | {:.1} | {:.1} | {:.1} |\n",
+            timing.page,
+            ms(timing.p50),
+            ms(timing.p95),
+            ms(timing.max)
+        ));
     }
+    println!("{out}\n- {note}\n");
     Ok(())
 }
 

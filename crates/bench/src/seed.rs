@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use chrono::{DateTime, Duration, Utc};
 use mana_core::clock::ManualClock;
 use mana_core::credits::{CreditPolicy, CreditService, Movements, SpendRequest};
 use mana_core::email::Email;
 use mana_core::ids::{Role, UserId};
 use mana_core::password::{HashAlgorithm, Password, PasswordHasher};
-use mana_core::store::{ClientInfo, EventDetails, NewSecurityEvent, NewUser, SecurityEventKind, Store};
+use mana_core::store::{ClientInfo, EventDetails, NewSecurityEvent, NewUser, SecurityEventKind, Store, UserSearch};
 use mana_server::storage::Backend;
 
 /// The administrator the console is measured with, and every seeded user's password.
@@ -34,6 +36,37 @@ pub struct Seeded {
     pub seconds: f64,
     /// A user with sessions, transactions and events, for the user page.
     pub sample_user: UserId,
+}
+
+impl Seeded {
+    /// What any seeded database can tell of itself.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} users; the ledger holds {} transactions and {} postings",
+            self.users, self.transactions, self.postings
+        )
+    }
+
+    /// What the seeding did, besides.
+    pub fn seeding(&self) -> String {
+        format!(
+            "{} spends ({} refused for want of credits), {} sign-in events, in {:.0} s",
+            self.spends, self.refused_spends, self.events, self.seconds
+        )
+    }
+}
+
+/// A database seeded by an earlier run that kept it: what the measurements need to know of it.
+pub async fn examine(database_url: &str) -> anyhow::Result<Seeded> {
+    let backend = Backend::open(database_url, 2, false).await?;
+    let store = backend.store();
+    let everyone = UserSearch { limit: 1, ..UserSearch::default() };
+    let users = (store.search_users(&everyone).await?.total as usize).saturating_sub(1);
+    let middle = Email::parse(&format!("user{}@seed.example", users / 2)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let sample_user = store.find_user_by_email(&middle).await?.context("not a database this bench seeded")?.id;
+    backend.close().await;
+    let (transactions, postings) = ledger_rows(database_url).await?;
+    Ok(Seeded { users, spends: 0, refused_spends: 0, events: 0, transactions, postings, seconds: 0.0, sample_user })
 }
 
 /// A small, fast, deterministic generator (xorshift64*): which user spends is not a secret.

@@ -24,6 +24,11 @@ impl TempDir {
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
     }
+
+    /// Leaves the directory in place.
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for TempDir {
