@@ -9,6 +9,7 @@ mod outbox;
 mod report;
 mod seed;
 mod server;
+mod verifier;
 mod webhooks;
 
 use std::sync::Arc;
@@ -61,6 +62,10 @@ struct Args {
     /// Time the console on a database seeded by an earlier `--console --keep` run (its URL).
     #[arg(long)]
     seeded: Option<String>,
+    /// Instead of the hot paths: how many of this server's tokens the `mana-verify` crate
+    /// checks per second on one core, its keys cached.
+    #[arg(long)]
+    verifier: bool,
 }
 
 #[tokio::main]
@@ -75,6 +80,9 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if args.console {
         return console_pages(&args, &postgres).await;
+    }
+    if args.verifier {
+        return verifier::measure(seconds).await;
     }
 
     eprintln!("measuring reference limits ...");
