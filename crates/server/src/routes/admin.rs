@@ -175,7 +175,7 @@ async fn revoke_sessions(
 }
 
 /// Ends one session of the account.
-#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", operation_id = "admin_revoke_session", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path), ("session_id" = String, Path)),
     responses(
         (status = 200, description = "Ended", body = MessageResponse),
@@ -298,7 +298,7 @@ async fn usage(
 }
 
 /// Every package, withdrawn ones too, in display order.
-#[utoipa::path(get, path = "/admin/packages", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/packages", operation_id = "admin_packages", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The catalogue", body = Vec<AdminPackageView>),
         (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),

@@ -46,6 +46,7 @@ pub fn all(with_metrics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     }
     let (router, mut document) = routes.split_for_parts();
     openapi::add_common_responses(&mut document);
+    openapi::qualify_repeated_operation_ids(&mut document);
     openapi::apply_limits(&mut document);
     (router.merge(docs::router()).merge(pages::router()).merge(crate::console::router()), document)
 }

@@ -17,6 +17,7 @@ use utoipa::{OpenApi as _, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::API_PREFIX;
 use crate::state::AppState;
 
 #[derive(utoipa::OpenApi)]
@@ -61,6 +62,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
 ))]
 async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], json)
+}
+
+/// Operation ids must be unique in a document (OpenAPI 3.1, section 4.8.10), and client
+/// generators refuse one where they are not. The discovery documents are served at the root
+/// (where JWT libraries look) and again under the API prefix: the copies under the prefix are
+/// named for it (`api_v1_jwks`).
+pub fn qualify_repeated_operation_ids(document: &mut OpenApi) {
+    let mut seen = std::collections::HashSet::new();
+    let prefix = API_PREFIX.trim_matches('/').replace('/', "_");
+    let mut paths: Vec<_> = document.paths.paths.iter_mut().collect();
+    // The root's copies keep the plain names, whatever order the map keeps.
+    paths.sort_by_key(|(path, _)| path.starts_with(API_PREFIX));
+    for (path, item) in paths {
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let Some(id) = operation.operation_id.clone() else { continue };
+            if !seen.insert(id.clone()) && path.starts_with(API_PREFIX) {
+                let qualified = format!("{prefix}_{id}");
+                seen.insert(qualified.clone());
+                operation.operation_id = Some(qualified);
+            }
+        }
+    }
 }
 
 /// Statuses any request can get from the layers, and those of requests with a body or query.

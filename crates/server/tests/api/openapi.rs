@@ -120,6 +120,21 @@ async fn the_document_lists_exactly_the_endpoints_with_their_errors() {
 }
 
 #[tokio::test]
+async fn every_operation_has_its_own_id() {
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    let mut seen = std::collections::BTreeMap::new();
+    for (method, path, operation) in operations(&document) {
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no id")).to_owned();
+        if let Some(first) = seen.insert(id.clone(), format!("{method} {path}")) {
+            panic!("{id} names both {first} and {method} {path}");
+        }
+    }
+    assert_eq!(document["paths"]["/.well-known/jwks.json"]["get"]["operationId"], "jwks");
+    assert_eq!(document["paths"]["/api/v1/.well-known/jwks.json"]["get"]["operationId"], "api_v1_jwks");
+}
+
+#[tokio::test]
 async fn every_documented_operation_is_served_and_answers_a_documented_status() {
     // A social-login provider is configured (at an address where nothing answers), so that the
     // provider's routes are served rather than 404 for an unknown provider.
