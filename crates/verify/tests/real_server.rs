@@ -6,17 +6,15 @@
 // Test helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mana_test_server::{CountingProxy, TestServer};
 use mana_verify::{Authenticated, Config, RequireToken, TokenRejection, Verifier, VerifyError};
 use serde_json::{Value, json};
-use support::{CountingProxy, TestServer};
 
 fn token_of(login: &Value) -> String {
     login["accessToken"].as_str().unwrap().to_owned()
@@ -88,7 +86,7 @@ async fn a_rotated_key_is_picked_up_while_tokens_of_the_old_one_still_verify() {
     let verifier = Verifier::new(config);
     let old = token_of(&server.sign_in("ada@example.com").await);
     verifier.verify(&old).await.unwrap();
-    assert_eq!(proxy.fetches(), 1);
+    assert_eq!(proxy.count("/.well-known/jwks.json"), 1);
 
     server.rotate_keys().await;
     // The server reads its key directory on SIGHUP; wait until it signs with the new key.
@@ -102,9 +100,9 @@ async fn a_rotated_key_is_picked_up_while_tokens_of_the_old_one_still_verify() {
     // Within the refetch interval of the last fetch, a new kid is not fetched for yet.
     tokio::time::sleep(Duration::from_millis(350)).await;
     verifier.verify(&new).await.unwrap();
-    assert_eq!(proxy.fetches(), 2, "an unknown kid fetched the keys once");
+    assert_eq!(proxy.count("/.well-known/jwks.json"), 2, "an unknown kid fetched the keys once");
     verifier.verify(&old).await.unwrap();
-    assert_eq!(proxy.fetches(), 2, "the old key is still published, and known");
+    assert_eq!(proxy.count("/.well-known/jwks.json"), 2, "the old key is still published, and known");
 
     // Made-up key ids, all at once and one after another: at most one fetch per interval.
     tokio::time::sleep(Duration::from_millis(350)).await;
@@ -113,11 +111,11 @@ async fn a_rotated_key_is_picked_up_while_tokens_of_the_old_one_still_verify() {
     for outcome in futures_join(attempts).await {
         assert_eq!(refused(outcome), TokenRejection::UnknownKey);
     }
-    assert_eq!(proxy.fetches(), 3, "twenty lookups of one unknown kid made one fetch");
+    assert_eq!(proxy.count("/.well-known/jwks.json"), 3, "twenty lookups of one unknown kid made one fetch");
     for _ in 0..5 {
         assert_eq!(refused(verifier.verify(&forged).await), TokenRejection::UnknownKey);
     }
-    assert_eq!(proxy.fetches(), 3, "none more within the interval");
+    assert_eq!(proxy.count("/.well-known/jwks.json"), 3, "none more within the interval");
     server.stop().await;
 }
 
@@ -151,7 +149,7 @@ async fn with_a_revocation_check_a_signed_out_session_is_refused_once_its_answer
     let token = token_of(&server.sign_in("ada@example.com").await);
     checking.verify(&token).await.unwrap();
     checking.verify(&token).await.unwrap();
-    assert_eq!(proxy.validations.load(std::sync::atomic::Ordering::SeqCst), 1, "the answer is remembered");
+    assert_eq!(proxy.count("/api/v1/auth/validate"), 1, "the answer is remembered");
 
     let (status, _) = server.post("/auth/logout", json!({}), Some(&token)).await;
     assert_eq!(status, 200);

@@ -1,10 +1,13 @@
-//! The real `mana-core-auth` binary, started on a fresh SQLite database for each test, and a
-//! forwarding proxy in front of it that counts what the verifier asks for.
+//! For the tests of the SDK crates (`mana-verify`, `mana-client`): the real `mana-core-auth`
+//! binary, started on a fresh SQLite database for each test, and a forwarding proxy in front of
+//! it that counts what reaches the server and can refuse a call once.
+
+// Test support: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -42,6 +45,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Started with more environment (e.g. `ACCESS_TOKEN_TTL_SECONDS`).
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("mana-verify-{}", std::process::id())).join(format!(
             "{}",
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
@@ -58,6 +66,7 @@ impl TestServer {
             .env("KEYS_DIR", dir.join("keys"))
             .env("BCRYPT_COST", "4")
             .env("LOG_LEVEL", "warn")
+            .envs(env.iter().copied())
             .current_dir(&dir)
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -105,54 +114,89 @@ impl TestServer {
         assert!(Command::new("kill").args(["-HUP", &pid]).status().await.unwrap().success());
     }
 
+    /// Makes `email` an administrator with the server's own CLI.
+    pub async fn promote(&self, email: &str) {
+        let done = Command::new(server_binary())
+            .args(["users", "promote", "--email", email])
+            .env_clear()
+            .env("DATABASE_URL", format!("sqlite://{}/auth.db", self.dir.display()))
+            .current_dir(&self.dir)
+            .output()
+            .await
+            .unwrap();
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Forwards every request to the server and counts the JWKS fetches and validations.
+/// Forwards every request to the server, counting the requests per path; a path given to
+/// [`CountingProxy::refuse_once_after_forwarding`] is answered `503 service_unavailable` once,
+/// after the server handled it (an answer lost on the way back).
 pub struct CountingProxy {
     pub base: String,
-    pub jwks_fetches: Arc<AtomicUsize>,
-    pub validations: Arc<AtomicUsize>,
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    refuse: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl CountingProxy {
     pub async fn start(target: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (jwks_fetches, validations) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let counts = (jwks_fetches.clone(), validations.clone());
-        let target = target.to_owned();
-        let http = reqwest::Client::new();
+        let counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+        let refuse: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let (target, http) = (target.to_owned(), reqwest::Client::new());
+        let (seen, refusing) = (counts.clone(), refuse.clone());
         let forward = move |request: axum::extract::Request| {
-            let (target, http, counts) = (target.clone(), http.clone(), counts.clone());
+            let (target, http, seen, refusing) = (target.clone(), http.clone(), seen.clone(), refusing.clone());
             async move {
-                let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-                if path.ends_with("/jwks.json") {
-                    counts.0.fetch_add(1, Ordering::SeqCst);
-                } else if path.ends_with("/auth/validate") {
-                    counts.1.fetch_add(1, Ordering::SeqCst);
-                }
+                let path = request.uri().path().to_owned();
+                let path_and_query = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
                 let method = request.method().clone();
-                let content_type = request.headers().get("content-type").cloned();
+                let headers = request.headers().clone();
                 let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
-                let mut outgoing = http.request(method, format!("{target}{path}")).body(body);
-                if let Some(content_type) = content_type {
-                    outgoing = outgoing.header("content-type", content_type);
+                let mut outgoing = http.request(method, format!("{target}{path_and_query}")).body(body);
+                for name in ["content-type", "authorization"] {
+                    if let Some(value) = headers.get(name) {
+                        outgoing = outgoing.header(name, value.as_bytes());
+                    }
                 }
                 let answer = outgoing.send().await.unwrap();
-                let status = answer.status();
-                let bytes = answer.bytes().await.unwrap();
-                (status, [("content-type", "application/json")], bytes)
+                let (status, bytes) = (answer.status(), answer.bytes().await.unwrap());
+                let lost = {
+                    let mut refusing = refusing.lock().unwrap();
+                    if refusing.as_deref() == Some(path.as_str()) { refusing.take().is_some() } else { false }
+                };
+                if lost {
+                    let body = json!({"statusCode": 503, "code": "service_unavailable",
+                        "message": "the proxy lost the answer", "requestId": ""});
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("content-type", "application/json")],
+                        body.to_string().into(),
+                    );
+                }
+                (
+                    axum::http::StatusCode::from_u16(status.as_u16()).unwrap(),
+                    [("content-type", "application/json")],
+                    bytes,
+                )
             }
         };
         tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await.unwrap() });
-        Self { base, jwks_fetches, validations }
+        Self { base, counts, refuse }
     }
 
-    pub fn fetches(&self) -> usize {
-        self.jwks_fetches.load(Ordering::SeqCst)
+    /// How many requests for `path` (e.g. `/api/v1/auth/refresh`) reached the server.
+    pub fn count(&self, path: &str) -> usize {
+        self.counts.lock().unwrap().get(path).copied().unwrap_or_default()
+    }
+
+    pub fn refuse_once_after_forwarding(&self, path: &str) {
+        *self.refuse.lock().unwrap() = Some(path.to_owned());
     }
 }
