@@ -72,3 +72,30 @@ test("a refresh token ended elsewhere signs the client out", async () => {
   assert.deepEqual(events, ["SIGNED_OUT"]);
   assert.equal(await client.getSession(), null);
 });
+
+test("another tab's sign-in, refresh and sign-out reach this tab's listeners", async () => {
+  const storage = memoryStorage();
+  const key = `tabs-${process.pid}`;
+  const here = new AuthClient({ baseUrl: server.base, storage, storageKey: key, refreshMarginSeconds: 59 });
+  const there = new AuthClient({ baseUrl: server.base, storage, storageKey: key, refreshMarginSeconds: 59 });
+  const heard: Array<[string, string | undefined]> = [];
+  const told = new Promise<void>((resolve) =>
+    there.onAuthStateChange((event, session) => {
+      heard.push([event, session?.user.email]);
+      if (event === "SIGNED_OUT") resolve();
+    }),
+  );
+  const address = email("broadcast");
+  await here.signUp({ email: address, password: PASSWORD });
+  await sleep(1100);
+  await here.getAccessToken();
+  await here.signOut();
+  await told;
+  assert.deepEqual(heard, [
+    ["SIGNED_IN", address],
+    ["TOKEN_REFRESHED", address],
+    ["SIGNED_OUT", undefined],
+  ]);
+  here.close();
+  there.close();
+});
