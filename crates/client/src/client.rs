@@ -2,8 +2,13 @@
 //! is always fresh (refreshed a minute before it expires, and again when the server answers
 //! `401 token_expired`), and sends every call.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use futures_util::future::Shared;
 
 use mana_proto::{
     ErrorBody, ErrorCode, LoginRequest, LoginResponse, MfaRequired, RefreshRequest, TokenResponse,
@@ -12,7 +17,6 @@ use mana_proto::{
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 
 use crate::error::{ApiError, ClientError, ClientResult};
 use crate::store::{MemoryStore, Session, TokenStore};
@@ -45,10 +49,13 @@ struct Inner {
     http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     refresh_margin: i64,
-    /// Held while a refresh runs: whoever waits for it finds the token rotated and takes the
-    /// new one, so many calls with a due token make one refresh.
-    refreshing: Mutex<()>,
+    /// The refresh under way, if any: every caller with a due token awaits this one future,
+    /// and gets its session (or its error) when it is done.
+    refreshing: Mutex<Option<Refresh>>,
 }
+
+/// A refresh that several callers await at once.
+type Refresh = Shared<Pin<Box<dyn Future<Output = ClientResult<Session>> + Send>>>;
 
 /// Building a [`Client`].
 pub struct ClientBuilder {
@@ -84,7 +91,7 @@ impl ClientBuilder {
                 http: crate::http::client(self.timeout),
                 store: self.store,
                 refresh_margin: self.refresh_margin.as_secs() as i64,
-                refreshing: Mutex::new(()),
+                refreshing: Mutex::new(None),
             }),
         }
     }
@@ -214,11 +221,35 @@ impl Client {
         session.expires_at - self.inner.refresh_margin <= now()
     }
 
-    /// Rotates the refresh token, one caller at a time. A caller that waited finds the stored
-    /// token already rotated (it is not the one the caller saw) and takes that session. The
-    /// new session is stored before the lock is released, so no waiter can see the old one.
+    /// One refresh for every caller at once: the first starts it, the others await the same
+    /// future, and all get its outcome. The rotated session is stored inside that future, so
+    /// no caller goes on before the store holds it.
     async fn refresh(&self, seen: &Session) -> ClientResult<Session> {
-        let _one_at_a_time = self.inner.refreshing.lock().await;
+        let refresh = {
+            let mut slot = self.inner.refreshing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match slot.as_ref() {
+                Some(running) => running.clone(),
+                None => {
+                    let (client, seen) = (self.clone(), seen.clone());
+                    let rotation: Pin<Box<dyn Future<Output = ClientResult<Session>> + Send>> =
+                        Box::pin(async move { client.rotate(&seen).await });
+                    let shared = rotation.shared();
+                    *slot = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        let outcome = refresh.clone().await;
+        let mut slot = self.inner.refreshing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot.as_ref().is_some_and(|running| running.ptr_eq(&refresh)) {
+            *slot = None;
+        }
+        outcome
+    }
+
+    /// Rotates the refresh token, unless the stored one is no longer the one the caller saw
+    /// (rotated meanwhile by a clone or a process sharing the store) and is still fresh.
+    async fn rotate(&self, seen: &Session) -> ClientResult<Session> {
         let current = self.session().await?.ok_or(ClientError::NoSession)?;
         if current.refresh_token != seen.refresh_token && !self.is_due(&current) {
             return Ok(current);

@@ -16,8 +16,8 @@
 //!
 //! The session lives in a [`TokenStore`] ([`MemoryStore`], [`FileStore`], or your own). Every
 //! call that needs it gets an access token valid for at least a minute: a due one is refreshed
-//! first, one refresh for all callers waiting at once (they find it rotated and take it), the
-//! new session stored before any of them goes on; a call the server still answers with
+//! first, one refresh future for all callers waiting at once, the new session stored inside it
+//! before any of them goes on; a call the server still answers with
 //! `401 token_expired` is refreshed and sent again, once. A refresh token the server no longer
 //! accepts clears the store. Spends, purchases and credit adjustments carry one idempotency key
 //! across their retries, so none is applied twice.
