@@ -132,7 +132,7 @@ async fn a_locked_user_is_signed_out_and_cannot_sign_in_until_unlocked() {
     let wrong = app.login("locked@example.com", "not the password").await;
     expect_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     expect_error(app.refresh(&user.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    let me = app.http.get(app.api("/auth/me")).bearer_auth(&user.access_token).send().await.unwrap();
+    let me = app.get_as("/auth/me", &user.access_token).await;
     expect_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let detail = app.admin_json(&admin.access_token, Method::GET, &format!("/admin/users/{id}"), None).await;
     assert!(detail["user"]["lockedAt"].is_string());
@@ -188,16 +188,7 @@ async fn credit_adjustments_need_a_reason_name_the_admin_and_happen_once_per_key
     assert_eq!(first["transaction"]["metadata"]["adminId"], admin.user.id.to_string());
     let again = app.admin_json(&admin.access_token, Method::POST, &path, Some(grant)).await;
     assert_eq!(again["transaction"]["id"], first["transaction"]["id"], "a retry moves nothing");
-    let balance: Value = app
-        .http
-        .get(app.api("/credits/balance"))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let balance = app.balance(&user.access_token).await;
     assert_eq!(balance["balance"], 250, "the user sees it once");
 
     let reused = json!({"amount": 999, "reason": "Goodwill for the outage", "idempotencyKey": "ticket-42"});
@@ -290,7 +281,6 @@ async fn packages_are_added_changed_and_withdrawn_from_the_api() {
         "not_found",
     )
     .await;
-    let events: Value =
-        app.http.get(app.api("/auth/security-events")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let events: Value = app.get_as("/auth/security-events", token).await.json().await.unwrap();
     assert!(events.as_array().unwrap().iter().filter(|e| e["kind"] == "package_changed").count() >= 2);
 }

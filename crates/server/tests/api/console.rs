@@ -177,16 +177,7 @@ async fn a_users_account_gets_no_console_session() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("not an administrator"));
     assert!(console.session_cookie().is_none());
-    let sessions: Value = app
-        .http
-        .get(app.api("/auth/sessions"))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = app.get_as("/auth/sessions", &user.access_token).await.json().await.unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1, "the console's session was ended: {sessions}");
 
     let wrong = console.sign_in("plain@example.com", "not the password").await;
@@ -308,10 +299,7 @@ async fn credits_adjusted_from_the_console_move_once_per_form() {
     let page = console.get(&format!("/admin/users/{target}")).await.text().await.unwrap();
     let (csrf, key) = (field_value(&page, "csrf"), field_value(&page, "key"));
     let path = format!("/admin/users/{target}/credits");
-    let balance = || async {
-        let answer = app.http.get(app.api("/credits/balance")).bearer_auth(&user.access_token).send().await.unwrap();
-        answer.json::<Value>().await.unwrap()["balance"].as_i64().unwrap()
-    };
+    let balance = || async { app.balance(&user.access_token).await["balance"].as_i64().unwrap() };
     let before = balance().await;
     let fields = [("csrf", csrf.as_str()), ("key", key.as_str()), ("amount", "40"), ("reason", "Refund for a bug")];
     for _ in 0..2 {

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, expect_error};
 
 impl TestApp {
-    pub async fn credits_get(&self, path: &str, access_token: &str) -> reqwest::Response {
+    /// `GET` of an API path with the caller's access token.
+    pub async fn get_as(&self, path: &str, access_token: &str) -> reqwest::Response {
         self.http.get(self.api(path)).bearer_auth(access_token).send().await.unwrap()
     }
 
@@ -16,7 +17,7 @@ impl TestApp {
     }
 
     pub async fn balance(&self, access_token: &str) -> Value {
-        let response = self.credits_get("/credits/balance", access_token).await;
+        let response = self.get_as("/credits/balance", access_token).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
@@ -183,15 +184,14 @@ async fn transactions_are_listed_newest_first_and_paged() {
         app.clock.advance(Duration::seconds(1));
         app.use_credits(&token, spend(amount)).await;
     }
-    let listed: Vec<Value> = app.credits_get("/credits/transactions", &token).await.json().await.unwrap();
+    let listed: Vec<Value> = app.get_as("/credits/transactions", &token).await.json().await.unwrap();
     let kinds: Vec<_> = listed.iter().map(|t| (t["type"].as_str().unwrap(), t["amount"].as_i64().unwrap())).collect();
     assert_eq!(kinds, [("usage", -3), ("usage", -2), ("usage", -1), ("daily", 5), ("bonus", 150)]);
     let mut keys: Vec<_> = listed[0].as_object().unwrap().keys().cloned().collect();
     keys.sort();
     assert_eq!(keys, ["amount", "appId", "balanceAfter", "createdAt", "description", "id", "metadata", "type"]);
 
-    let page: Vec<Value> =
-        app.credits_get("/credits/transactions?limit=2&offset=1", &token).await.json().await.unwrap();
+    let page: Vec<Value> = app.get_as("/credits/transactions?limit=2&offset=1", &token).await.json().await.unwrap();
     let amounts: Vec<_> = page.iter().map(|t| t["amount"].as_i64().unwrap()).collect();
     assert_eq!(amounts, [-2, -1]);
 }
@@ -201,10 +201,10 @@ async fn bad_paging_parameters_are_400() {
     let app = TestApp::spawn().await;
     let token = app.signed_in("paging@example.com").await.access_token;
     for query in ["limit=0", "limit=101", "limit=abc", "offset=-1", "offset=1.5"] {
-        let response = app.credits_get(&format!("/credits/transactions?{query}"), &token).await;
+        let response = app.get_as(&format!("/credits/transactions?{query}"), &token).await;
         expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
     }
-    let response = app.credits_get("/credits/transactions?page=2", &token).await;
+    let response = app.get_as("/credits/transactions?page=2", &token).await;
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
 
@@ -214,7 +214,7 @@ async fn users_see_only_their_own_transactions() {
     let alice = app.signed_in("alice@example.com").await.access_token;
     let bob = app.signed_in("bob@example.com").await.access_token;
     app.use_credits(&alice, spend(9)).await;
-    let bobs: Vec<Value> = app.credits_get("/credits/transactions", &bob).await.json().await.unwrap();
+    let bobs: Vec<Value> = app.get_as("/credits/transactions", &bob).await.json().await.unwrap();
     assert!(bobs.iter().all(|t| t["type"] != "usage"));
     assert_eq!(app.balance(&bob).await["totalSpent"], 0);
 }
@@ -235,7 +235,7 @@ async fn the_daily_allowance_comes_back_after_24_hours() {
         .access_token;
     let balance = app.balance(&token).await;
     assert_eq!(balance["dailyFreeCredits"], 5);
-    let listed: Vec<Value> = app.credits_get("/credits/transactions?limit=2", &token).await.json().await.unwrap();
+    let listed: Vec<Value> = app.get_as("/credits/transactions?limit=2", &token).await.json().await.unwrap();
     let kinds: Vec<_> = listed.iter().map(|t| (t["type"].as_str().unwrap(), t["amount"].as_i64().unwrap())).collect();
     assert_eq!(kinds, [("daily", 5), ("expiry", -2)]);
 }
@@ -270,7 +270,7 @@ async fn packages_are_listed_by_sort_order_with_their_bonus() {
 async fn purchases_start_empty() {
     let app = TestApp::spawn().await;
     let token = app.signed_in("buyer@example.com").await.access_token;
-    let response = app.credits_get("/credits/purchases", &token).await;
+    let response = app.get_as("/credits/purchases", &token).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap(), json!([]));
 }
@@ -289,8 +289,7 @@ async fn every_credits_route_requires_a_live_session() {
 
     app.logout_with_bearer(&tokens.access_token).await;
     for route in routes {
-        expect_error(app.credits_get(route, &tokens.access_token).await, StatusCode::UNAUTHORIZED, "invalid_token")
-            .await;
+        expect_error(app.get_as(route, &tokens.access_token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
     expect_error(app.use_credits(&tokens.access_token, spend(1)).await, StatusCode::UNAUTHORIZED, "invalid_token")
         .await;

@@ -58,7 +58,7 @@ impl TestApp {
 
     /// `GET /credits/purchases/{id}` as its buyer.
     async fn shown(&self, access_token: &str, id: &str) -> Value {
-        self.credits_get(&format!("/credits/purchases/{id}"), access_token).await.json().await.unwrap()
+        self.get_as(&format!("/credits/purchases/{id}"), access_token).await.json().await.unwrap()
     }
 
     /// Delivers `event` signed as Stripe signs it.
@@ -151,12 +151,12 @@ async fn a_checkout_purchase_is_made_once_per_key_and_shown_only_to_its_buyer() 
     assert_eq!(stand_in.requests_to("/v1/checkout/sessions").await.len(), 1, "one session for one key");
 
     let id = first["purchase"]["id"].as_str().unwrap();
-    let own = app.credits_get(&format!("/credits/purchases/{id}"), &tokens.access_token).await;
+    let own = app.get_as(&format!("/credits/purchases/{id}"), &tokens.access_token).await;
     assert_eq!(own.status(), StatusCode::OK);
     let other = app.signed_in("other@example.com").await;
-    let theirs = app.credits_get(&format!("/credits/purchases/{id}"), &other.access_token).await;
+    let theirs = app.get_as(&format!("/credits/purchases/{id}"), &other.access_token).await;
     expect_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
-    let nonsense = app.credits_get("/credits/purchases/not-a-uuid", &tokens.access_token).await;
+    let nonsense = app.get_as("/credits/purchases/not-a-uuid", &tokens.access_token).await;
     expect_error(nonsense, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -306,7 +306,7 @@ async fn a_pending_purchase_is_shown_as_it_is_while_stripe_cannot_be_asked() {
     stand_in.pay(&session_of(&bought), "pm_card_visa").await;
     let events = stand_in.events().await;
     drop(stand_in);
-    let shown = app.credits_get(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await;
+    let shown = app.get_as(&format!("/credits/purchases/{purchase}"), &tokens.access_token).await;
     assert_eq!(shown.status(), StatusCode::OK);
     assert_eq!(shown.json::<Value>().await.unwrap()["status"], "pending");
     assert_eq!(events.len(), 3, "Stripe's events are still to come: {events:?}");
