@@ -102,6 +102,7 @@ fn now() -> i64 {
 }
 
 /// One call: method, path under `/api/v1`, and an optional JSON body and query.
+#[derive(Clone)]
 pub(crate) struct Call<'a> {
     pub method: Method,
     pub path: String,
@@ -271,7 +272,7 @@ impl Client {
     /// (clocks disagree), refreshes once and sends it again.
     pub(crate) async fn authed<T: DeserializeOwned>(&self, call: Call<'_>) -> ClientResult<T> {
         let token = self.access_token().await?;
-        match self.send(self.copy(&call), Some(&token)).await {
+        match self.send(call.clone(), Some(&token)).await {
             Err(ClientError::Api(error)) if error.code == ErrorCode::TokenExpired => {
                 let session = self.session().await?.ok_or(ClientError::NoSession)?;
                 let fresh = self.refresh(&session).await?;
@@ -279,10 +280,6 @@ impl Client {
             }
             other => other,
         }
-    }
-
-    fn copy<'a>(&self, call: &Call<'a>) -> Call<'a> {
-        Call { method: call.method.clone(), path: call.path.clone(), body: call.body.clone(), query: call.query }
     }
 
     /// One call, its answer read as `T`, a refusal as [`ApiError`].
